@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Runs every test: a typecheck, then each test/**/*.test.ts file under Node's test runner
+// (through tsx, so the TypeScript sources are tested as they are).
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+function findTests(dir) {
+  const found = [];
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) found.push(...findTests(path));
+    else if (entry.endsWith('.test.ts')) found.push(path);
+  }
+  return found.sort();
+}
+
+const only = process.argv.slice(2);
+const files = only.length > 0 ? only : findTests('test');
+if (files.length === 0) {
+  console.error('no test files found under test/');
+  process.exit(1);
+}
+
+const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit', env: process.env }).status ?? 1;
+
+if (only.length === 0 && run('npx', ['tsc', '-p', 'tsconfig.json']) !== 0) {
+  console.error('typecheck failed');
+  process.exit(1);
+}
+process.exit(run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files]));

@@ -1,0 +1,79 @@
+import type { AlertEvent, AlertLevel, ActiveAlert, Component } from '../types.js';
+import type { ResolvedRule } from './rules.js';
+
+interface Observation {
+  rule: ResolvedRule;
+  component?: Component;
+  /** Current value, or undefined when the window holds no data. */
+  value: number | undefined;
+  count: number;
+  /** Fewer than this many samples can not raise an alert (they can still keep one). */
+  minCount: number;
+}
+
+/**
+ * Turns observations into raise/clear transitions with hysteresis: a level is entered when the
+ * value reaches its threshold, and left only when the value is `hysteresis` (a fraction) back on
+ * the good side of it, so a value hovering at the threshold does not flap.
+ */
+export class AlertEvaluator {
+  private readonly active = new Map<string, ActiveAlert>();
+
+  constructor(private readonly hysteresis: number) {}
+
+  observe(o: Observation, at: number): AlertEvent[] {
+    const key = o.component ? `${o.rule.metric}:${o.component}` : o.rule.metric;
+    const current = this.active.get(key);
+    const next = this.levelFor(o, current?.level);
+    if (next === current?.level) {
+      if (current && o.value !== undefined) current.value = o.value;
+      return [];
+    }
+    const events: AlertEvent[] = [];
+    const base = { metric: o.rule.metric, windowCount: o.count, at, value: o.value ?? 0 };
+    const withComponent = o.component ? { component: o.component } : {};
+    if (current && (next === undefined || rank(next) < rank(current.level))) {
+      this.active.delete(key);
+      events.push({
+        ...base,
+        ...withComponent,
+        state: 'cleared',
+        level: current.level,
+        threshold: current.threshold,
+      });
+    }
+    if (next !== undefined) {
+      const alert: ActiveAlert = {
+        ...base,
+        ...withComponent,
+        level: next,
+        threshold: o.rule[next],
+      };
+      this.active.set(key, alert);
+      events.push({ ...alert, state: 'raised' });
+    }
+    return events;
+  }
+
+  list(): ActiveAlert[] {
+    return [...this.active.values()].map((a) => ({ ...a }));
+  }
+
+  private levelFor(o: Observation, current: AlertLevel | undefined): AlertLevel | undefined {
+    if (o.value === undefined) return undefined;
+    const { rule } = o;
+    const worse = (v: number, t: number) => (rule.direction === 'above' ? v >= t : v <= t);
+    const clearedFrom = (t: number) =>
+      rule.direction === 'above'
+        ? o.value! < t * (1 - this.hysteresis)
+        : o.value! > t * (1 + this.hysteresis);
+    const enough = o.count >= o.minCount;
+    if (worse(o.value, rule.critical) && (enough || current === 'critical')) return 'critical';
+    if (current === 'critical' && !clearedFrom(rule.critical)) return 'critical';
+    if (worse(o.value, rule.warning) && (enough || current !== undefined)) return 'warning';
+    if (current !== undefined && !clearedFrom(rule.warning)) return 'warning';
+    return undefined;
+  }
+}
+
+const rank = (level: AlertLevel) => (level === 'critical' ? 2 : 1);

@@ -1,0 +1,112 @@
+import { type ResolvedRule, resolveAlertRules } from './alerts/rules.js';
+import { MetricsConfigError } from './errors.js';
+import type { AttachMetricsOptions, MetricsLogger } from './types.js';
+
+export interface ResolvedOptions {
+  labels: Readonly<Record<string, string>>;
+  alertRules: ResolvedRule[];
+  alertWindowMs: number;
+  alertMinSamples: number;
+  alertMinRequests: number;
+  alertHysteresis: number;
+  maxTurns: number;
+  exactSamples: number;
+  maxFunctionNames: number;
+  logger: MetricsLogger;
+  now: () => number;
+}
+
+/** Prometheus label names; `__`-prefixed names are reserved. */
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** Labels the exporters set themselves, so a constant label must not take them. */
+export const RESERVED_LABELS = [
+  'le',
+  'quantile',
+  'component',
+  'provider',
+  'model',
+  'function',
+  'outcome',
+];
+
+const consoleLogger: MetricsLogger = {
+  warn: (obj, msg) => console.warn('[livekit-agents-metrics]', msg ?? '', obj),
+};
+
+function integer(
+  value: unknown,
+  option: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new MetricsConfigError(
+      option,
+      `expected an integer from ${min} to ${max}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function resolveLabels(labels: unknown): Record<string, string> {
+  if (labels === undefined) return {};
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
+    throw new MetricsConfigError('labels', 'expected an object of string label values');
+  }
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(labels)) {
+    if (!LABEL_NAME.test(name) || name.startsWith('__')) {
+      throw new MetricsConfigError(
+        `labels.${name}`,
+        'a label name must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __',
+      );
+    }
+    if (RESERVED_LABELS.includes(name)) {
+      throw new MetricsConfigError(
+        `labels.${name}`,
+        `"${name}" is set by the exporter; choose another name`,
+      );
+    }
+    if (typeof value !== 'string') {
+      throw new MetricsConfigError(`labels.${name}`, `expected a string, got ${typeof value}`);
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Validates every option once, at attach time, and fills in the defaults. */
+export function resolveOptions(options: AttachMetricsOptions = {}): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new MetricsConfigError('options', 'expected an options object');
+  }
+  const hysteresis = options.alertHysteresis ?? 0.1;
+  if (typeof hysteresis !== 'number' || !(hysteresis >= 0 && hysteresis < 1)) {
+    throw new MetricsConfigError(
+      'alertHysteresis',
+      `expected a fraction in [0, 1), got ${String(hysteresis)}`,
+    );
+  }
+  if (options.now !== undefined && typeof options.now !== 'function') {
+    throw new MetricsConfigError('now', 'expected a function returning epoch milliseconds');
+  }
+  const logger = options.logger ?? consoleLogger;
+  if (typeof logger.warn !== 'function') {
+    throw new MetricsConfigError('logger', 'expected an object with a warn(obj, msg) method');
+  }
+  return {
+    labels: Object.freeze(resolveLabels(options.labels)),
+    alertRules: resolveAlertRules(options.alerts),
+    alertWindowMs: integer(options.alertWindowMs, 'alertWindowMs', 300_000, 1_000, 86_400_000),
+    alertMinSamples: integer(options.alertMinSamples, 'alertMinSamples', 1, 1, 1_000_000),
+    alertMinRequests: integer(options.alertMinRequests, 'alertMinRequests', 5, 1, 1_000_000),
+    alertHysteresis: hysteresis,
+    maxTurns: integer(options.maxTurns, 'maxTurns', 50, 0, 100_000),
+    exactSamples: integer(options.exactSamples, 'exactSamples', 1024, 0, 1_000_000),
+    maxFunctionNames: integer(options.maxFunctionNames, 'maxFunctionNames', 50, 1, 10_000),
+    logger,
+    now: options.now ?? Date.now,
+  };
+}

@@ -1,0 +1,26 @@
+export { attachMetrics, SessionMetrics } from './attach.js';
+export { DEFAULT_ALERT_RULES } from './alerts/rules.js';
+export { MetricsConfigError } from './errors.js';
+export { COMPONENTS, STAT_NAMES } from './types.js';
+export type {
+  ActiveAlert,
+  AlertEvent,
+  AlertLevel,
+  AlertMetric,
+  AlertRules,
+  AlertThresholds,
+  AttachMetricsOptions,
+  BottleneckComponent,
+  Component,
+  ComponentRequests,
+  ConcurrencySnapshot,
+  MetricSample,
+  MetricsLogger,
+  MetricsSummary,
+  PluginHealth,
+  SessionMetricsEvents,
+  StatName,
+  Stats,
+  TurnStage,
+  TurnTimeline,
+} from './types.js';

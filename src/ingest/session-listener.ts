@@ -1,0 +1,116 @@
+import { normalizeSessionEvent, normalizeSpeechItem, type OddFieldSink } from './normalize.js';
+import type { Signal } from './signals.js';
+
+/** The AgentSession events the metrics are derived from. */
+export const SESSION_EVENTS = [
+  'metrics_collected',
+  'conversation_item_added',
+  'function_tools_executed',
+  'speech_created',
+  'user_input_transcribed',
+  'agent_state_changed',
+  'error',
+  'close',
+] as const;
+
+/** The part of `voice.AgentSession` the listener uses: an event emitter. */
+export interface SessionLike {
+  on(event: string, listener: (ev: unknown) => void): unknown;
+  off(event: string, listener: (ev: unknown) => void): unknown;
+}
+
+/** The part of `voice.SpeechHandle` the listener uses; `_addItemAddedCallback` is internal to
+ * the framework, so it is optional here and its absence only costs live tool concurrency. */
+interface SpeechHandleLike {
+  id: string;
+  interrupted?: boolean;
+  addDoneCallback?(cb: (handle: SpeechHandleLike) => void): void;
+  _addItemAddedCallback?(cb: (item: unknown) => void): void;
+}
+
+export interface SessionListenerSinks {
+  signal(signal: Signal): void;
+  odd: OddFieldSink;
+  /** An exception inside the plugin's own handling; contained, never rethrown. */
+  internalError(where: string, error: unknown): void;
+}
+
+/**
+ * Subscribes to one AgentSession (and the speech handles it creates) and forwards normalized
+ * signals. Every callback is wrapped: nothing the plugin does can throw into the session.
+ */
+export class SessionListener {
+  private readonly handlers = new Map<string, (ev: unknown) => void>();
+  private detached = false;
+
+  constructor(
+    private readonly session: SessionLike,
+    private readonly sinks: SessionListenerSinks,
+  ) {
+    for (const name of SESSION_EVENTS) {
+      const handler = (ev: unknown) => this.onEvent(name, ev);
+      this.handlers.set(name, handler);
+      session.on(name, handler);
+    }
+  }
+
+  detach(): void {
+    if (this.detached) return;
+    this.detached = true;
+    for (const [name, handler] of this.handlers) {
+      try {
+        this.session.off(name, handler);
+      } catch (error) {
+        this.sinks.internalError(`off:${name}`, error);
+      }
+    }
+    this.handlers.clear();
+  }
+
+  private onEvent(name: string, ev: unknown): void {
+    if (this.detached) return;
+    try {
+      for (const signal of normalizeSessionEvent(ev, this.sinks.odd)) this.sinks.signal(signal);
+      if (name === 'speech_created') this.watchSpeech(ev);
+    } catch (error) {
+      this.sinks.internalError(name, error);
+    }
+  }
+
+  private watchSpeech(ev: unknown): void {
+    const handle = (ev as { speechHandle?: SpeechHandleLike }).speechHandle;
+    if (!handle || typeof handle.id !== 'string') return;
+    const speechId = handle.id;
+    if (typeof handle._addItemAddedCallback === 'function') {
+      handle._addItemAddedCallback((item) => {
+        if (this.detached) return;
+        try {
+          for (const s of normalizeSpeechItem(speechId, item, Date.now(), this.sinks.odd)) {
+            this.sinks.signal(s);
+          }
+        } catch (error) {
+          this.sinks.internalError('speech_item_added', error);
+        }
+      });
+    } else {
+      this.sinks.odd('speech_handle._addItemAddedCallback');
+    }
+    if (typeof handle.addDoneCallback === 'function') {
+      handle.addDoneCallback((done) => {
+        if (this.detached) return;
+        try {
+          this.sinks.signal({
+            kind: 'speech_done',
+            at: Date.now(),
+            speechId,
+            interrupted: done?.interrupted === true,
+          });
+        } catch (error) {
+          this.sinks.internalError('speech_done', error);
+        }
+      });
+    } else {
+      this.sinks.odd('speech_handle.addDoneCallback');
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import type { Component } from '../types.js';
+
+/** Which provider served a request, as the framework's metrics metadata tells it. */
+export interface ProviderRef {
+  provider: string;
+  model: string;
+}
+
+/**
+ * Framework events, normalized: one shape per fact the metrics need, in milliseconds and epoch
+ * milliseconds, with provider-specific oddities already resolved. Everything downstream of
+ * `normalize.ts` consumes only these.
+ */
+export type Signal =
+  | { kind: 'speech_created'; at: number; speechId: string; source: string }
+  | { kind: 'speech_done'; at: number; speechId: string; interrupted: boolean }
+  | {
+      /** End of the user's spoken turn, from the framework's end-of-utterance metrics. */
+      kind: 'end_of_turn';
+      at: number;
+      speechId?: string;
+      stoppedSpeakingAt: number;
+      transcriptionDelayMs: number;
+      endOfTurnDelayMs: number;
+    }
+  | {
+      /** The user's turn committed to the chat (voice turns carry their speech timing). */
+      kind: 'user_message';
+      at: number;
+      createdAt: number;
+      stoppedSpeakingAt?: number;
+      transcriptionDelayMs?: number;
+      endOfTurnDelayMs?: number;
+    }
+  | { kind: 'stt_final_transcript'; at: number }
+  | ({ kind: 'stt_request'; at: number; durationMs: number; streamed: boolean } & ProviderRef)
+  | ({
+      kind: 'llm_request';
+      at: number;
+      speechId?: string;
+      startedAt: number;
+      /** Absent when no token arrived (a failed or empty request). */
+      ttftMs?: number;
+      durationMs: number;
+      cancelled: boolean;
+      completionTokens: number;
+      tokensPerSec: number;
+    } & ProviderRef)
+  | ({
+      kind: 'tts_request';
+      at: number;
+      speechId?: string;
+      startedAt: number;
+      ttfbMs?: number;
+      durationMs: number;
+      cancelled: boolean;
+    } & ProviderRef)
+  | ({ kind: 'error'; at: number; component: Component; recoverable: boolean } & ProviderRef)
+  | { kind: 'tool_started'; at: number; speechId?: string; callId: string; name: string }
+  | {
+      kind: 'tool_finished';
+      at: number;
+      speechId?: string;
+      callId: string;
+      name: string;
+      /** Absent when reported live by the speech handle; the start is then known already. */
+      startedAt?: number;
+      isError: boolean;
+    }
+  | { kind: 'agent_speaking'; at: number }
+  | {
+      kind: 'agent_message';
+      at: number;
+      interrupted: boolean;
+      startedSpeakingAt?: number;
+      e2eLatencyMs?: number;
+    }
+  | { kind: 'session_closed'; at: number };
+
+export type SignalKind = Signal['kind'];

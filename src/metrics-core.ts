@@ -1,0 +1,254 @@
+import { AlertEvaluator } from './alerts/alert-evaluator.js';
+import { findBottleneck } from './analysis/bottleneck.js';
+import type { ResolvedOptions } from './config.js';
+import type { Signal } from './ingest/signals.js';
+import { Distribution } from './stats/distribution.js';
+import { type RequestListener, RequestLedger } from './stats/request-ledger.js';
+import { RollingWindow } from './stats/rolling-window.js';
+import { processSessions } from './stats/session-gauge.js';
+import { TurnTracker } from './turns/turn-tracker.js';
+import {
+  type AlertEvent,
+  type BottleneckComponent,
+  type Component,
+  type MetricSample,
+  type MetricsSummary,
+  type PluginHealth,
+  STAT_NAMES,
+  type StatName,
+  type Stats,
+  type TurnTimeline,
+} from './types.js';
+
+export interface CoreListeners {
+  turn?: (turn: TurnTimeline) => void;
+  alert?: (alert: AlertEvent) => void;
+  sample?: (sample: MetricSample) => void;
+  request?: RequestListener;
+}
+
+interface FunctionNameStats {
+  /** Executions that ended (ok or error); cancelled ones are left out. */
+  calls: number;
+  errors: number;
+  /** Durations that reached the stats (none from interrupted turns). */
+  samples: number;
+  totalMs: number;
+}
+
+/** Alerts are re-evaluated at least this often while signals keep arriving. */
+const ALERT_EVAL_INTERVAL_MS = 1_000;
+const OTHER_FUNCTIONS = 'other';
+
+/**
+ * The pure core of one session's metrics: signals in; stats, turns, error rates and alerts out.
+ * No timers, no I/O, no framework objects; time comes from the signals and the injected clock.
+ */
+export class MetricsCore {
+  private readonly tracker: TurnTracker;
+  private readonly ledger: RequestLedger;
+  private readonly lifetime = new Map<StatName, Distribution>();
+  private readonly windows = new Map<StatName, RollingWindow<Distribution>>();
+  private readonly alerts: AlertEvaluator;
+  private readonly recentTurns: TurnTimeline[] = [];
+  private readonly byFunction = new Map<string, FunctionNameStats>();
+  private turnCount = 0;
+  private interruptedTurns = 0;
+  private cancelledTurns = 0;
+  private lastAlertEval = -Infinity;
+  readonly health: PluginHealth = { odd_fields: {}, internal_errors: 0, dropped_samples: {} };
+
+  constructor(
+    private readonly opts: ResolvedOptions,
+    private readonly listeners: CoreListeners = {},
+  ) {
+    for (const name of STAT_NAMES) {
+      this.lifetime.set(name, new Distribution(opts.exactSamples));
+      this.windows.set(
+        name,
+        new RollingWindow(opts.alertWindowMs, () => new Distribution(opts.exactSamples)),
+      );
+    }
+    this.alerts = new AlertEvaluator(opts.alertHysteresis);
+    this.ledger = new RequestLedger(opts.alertWindowMs, listeners.request);
+    this.tracker = new TurnTracker({
+      sample: (s) => this.addSample(s),
+      turn: (t) => this.addTurn(t),
+      toolOutcome: (name, outcome) => {
+        this.ledger.toolOutcome(outcome, this.opts.now());
+        if (outcome !== 'cancelled') this.countFunction(name, outcome === 'error');
+      },
+    });
+  }
+
+  ingest(signal: Signal): void {
+    this.ledger.handle(signal);
+    this.tracker.handle(signal);
+    const now = this.opts.now();
+    if (signal.kind === 'error' || now - this.lastAlertEval >= ALERT_EVAL_INTERVAL_MS) {
+      this.evaluateAlerts(now);
+    }
+  }
+
+  countOddField(field: string): void {
+    this.health.odd_fields[field] = (this.health.odd_fields[field] ?? 0) + 1;
+  }
+
+  stats(name: StatName): Stats {
+    return this.lifetime.get(name)!.stats();
+  }
+
+  errorRate(component: Component): number | null {
+    return this.ledger.snapshot(component).error_rate;
+  }
+
+  bottleneck(): BottleneckComponent | undefined {
+    return findBottleneck((name) => this.stats(name));
+  }
+
+  turns(): TurnTimeline[] {
+    return this.recentTurns.map((t) => structuredClone(t));
+  }
+
+  /** Re-evaluates every alert rule against the rolling window ending at `now`. */
+  evaluateAlerts(now: number): void {
+    this.lastAlertEval = now;
+    for (const rule of this.opts.alertRules) {
+      if (rule.metric === 'error_rate') {
+        for (const component of ['stt', 'llm', 'tts', 'function'] as const) {
+          const { requests, errors } = this.ledger.windowCounts(component, now);
+          this.emitAlerts(
+            this.alerts.observe(
+              {
+                rule,
+                component,
+                value: requests > 0 ? (errors / requests) * 100 : undefined,
+                count: requests,
+                minCount: this.opts.alertMinRequests,
+              },
+              now,
+            ),
+          );
+        }
+        continue;
+      }
+      const window = new Distribution(this.opts.exactSamples);
+      for (const bucket of this.windows.get(rule.metric)!.live(now)) window.merge(bucket);
+      this.emitAlerts(
+        this.alerts.observe(
+          {
+            rule,
+            value: window.quantile(0.9) ?? undefined,
+            count: window.count,
+            minCount: this.opts.alertMinSamples,
+          },
+          now,
+        ),
+      );
+    }
+  }
+
+  summary(): MetricsSummary {
+    const ledger = (c: Component) => this.ledger.snapshot(c);
+    const byName: MetricsSummary['function']['by_name'] = {};
+    for (const [name, s] of this.byFunction) {
+      byName[name] = {
+        count: s.calls,
+        errors: s.errors,
+        avg: s.samples ? s.totalMs / s.samples : null,
+      };
+    }
+    return {
+      v: 1,
+      at: this.opts.now(),
+      labels: { ...this.opts.labels },
+      turns: this.turnCount,
+      interrupted_turns: this.interruptedTurns,
+      cancelled_turns: this.cancelledTurns,
+      stt: {
+        latency: this.stats('stt_latency'),
+        error_rate: this.errorRate('stt'),
+        requests: ledger('stt'),
+      },
+      llm: {
+        ttft: this.stats('ttft'),
+        ttlt: this.stats('ttlt'),
+        token_rate: this.stats('tokens_per_sec'),
+        error_rate: this.errorRate('llm'),
+        requests: ledger('llm'),
+      },
+      tts: {
+        latency: this.stats('tts_latency'),
+        error_rate: this.errorRate('tts'),
+        requests: ledger('tts'),
+      },
+      function: {
+        execution: this.stats('function_execution'),
+        error_rate: this.errorRate('function'),
+        requests: ledger('function'),
+        by_name: byName,
+      },
+      e2e: { latency: this.stats('e2e_latency') },
+      concurrency: {
+        active_sessions: processSessions.active,
+        peak_sessions: processSessions.peak,
+        active_tools: this.tracker.activeTools,
+        peak_tools: this.tracker.peakTools,
+      },
+      bottleneck: this.bottleneck() ?? null,
+      alerts: this.alerts.list(),
+      health: structuredClone(this.health),
+    };
+  }
+
+  private addSample(sample: MetricSample): void {
+    if (!Number.isFinite(sample.value) || sample.value < 0) {
+      const reason = `${sample.stat}:${Number.isFinite(sample.value) ? 'negative' : 'not_finite'}`;
+      this.health.dropped_samples[reason] = (this.health.dropped_samples[reason] ?? 0) + 1;
+      return;
+    }
+    this.lifetime.get(sample.stat)!.add(sample.value);
+    this.windows.get(sample.stat)!.bucketAt(sample.at).add(sample.value);
+    if (sample.stat === 'function_execution' && sample.functionName !== undefined) {
+      const entry = this.functionEntry(sample.functionName);
+      entry.samples += 1;
+      entry.totalMs += sample.value;
+    }
+    this.listeners.sample?.(sample);
+  }
+
+  private countFunction(name: string, isError: boolean): void {
+    const entry = this.functionEntry(name);
+    entry.calls += 1;
+    if (isError) entry.errors += 1;
+  }
+
+  private functionEntry(name: string): FunctionNameStats {
+    let key = name;
+    if (!this.byFunction.has(key) && this.byFunction.size >= this.opts.maxFunctionNames) {
+      key = OTHER_FUNCTIONS;
+    }
+    let entry = this.byFunction.get(key);
+    if (!entry) {
+      entry = { calls: 0, errors: 0, samples: 0, totalMs: 0 };
+      this.byFunction.set(key, entry);
+    }
+    return entry;
+  }
+
+  private addTurn(turn: TurnTimeline): void {
+    this.turnCount += 1;
+    if (turn.interrupted) this.interruptedTurns += 1;
+    else if (turn.cancelled) this.cancelledTurns += 1;
+    if (this.opts.maxTurns > 0) {
+      this.recentTurns.push(turn);
+      if (this.recentTurns.length > this.opts.maxTurns) this.recentTurns.shift();
+    }
+    this.listeners.turn?.(turn);
+    this.evaluateAlerts(this.opts.now());
+  }
+
+  private emitAlerts(events: AlertEvent[]): void {
+    for (const e of events) this.listeners.alert?.(e);
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * Sessions with attached metrics in this process. Module state on purpose: the process is the
+ * scope the spec's concurrency metric talks about (one job process per room in the framework).
+ */
+class SessionGauge {
+  active = 0;
+  peak = 0;
+
+  opened(): void {
+    this.active += 1;
+    if (this.active > this.peak) this.peak = this.active;
+  }
+
+  closed(): void {
+    this.active = Math.max(0, this.active - 1);
+  }
+}
+
+export const processSessions = new SessionGauge();

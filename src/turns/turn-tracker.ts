@@ -1,0 +1,367 @@
+import type { Signal } from '../ingest/signals.js';
+import type { MetricSample, TurnStage, TurnTimeline } from '../types.js';
+
+/** What the tracker hands downstream. */
+export interface TurnTrackerOutput {
+  /** A latency sample that belongs in the stats (never from an interrupted or cancelled turn). */
+  sample(sample: MetricSample): void;
+  turn(turn: TurnTimeline): void;
+  /** A tool execution ended, once per call id. */
+  toolOutcome(name: string, outcome: 'ok' | 'error' | 'cancelled'): void;
+}
+
+interface UserSide {
+  input: 'voice' | 'text';
+  /** Voice: the user stopped speaking; the turn's clock starts here. */
+  stoppedSpeakingAt?: number;
+  /** Text: the user's message was committed; the turn's clock starts here. */
+  committedAt?: number;
+  transcriptionDelayMs?: number;
+  endOfTurnDelayMs?: number;
+}
+
+interface OpenTurn {
+  id: string;
+  createdAt: number;
+  user?: UserSide;
+  agentStartedSpeakingAt?: number;
+  stages: TurnStage[];
+  /** Samples held until the turn ends, so an interrupted turn contributes none. */
+  held: MetricSample[];
+}
+
+interface RunningTool {
+  name: string;
+  startedAt: number;
+  turnId?: string;
+}
+
+/** How long an unclaimed user turn waits for the speech that answers it. */
+const USER_TURN_CLAIM_MS = 10_000;
+/** Call ids and ended turns remembered to recognize late or duplicate reports. */
+const MEMORY = 256;
+
+/**
+ * Correlates signals into per-turn timelines. A turn is the agent's answer, identified by the
+ * framework's speech id (a tool call's reply reuses its speech), together with the user turn it
+ * answers. Pure and clock-free: every timestamp comes from the signals.
+ */
+export class TurnTracker {
+  private readonly open = new Map<string, OpenTurn>();
+  /** Ended turns by id → whether they were interrupted/cancelled (for late samples). */
+  private readonly ended = new Map<string, boolean>();
+  private readonly runningTools = new Map<string, RunningTool>();
+  private readonly endedCalls = new Set<string>();
+  private pendingUser: { user: UserSide; at: number; speechId?: string } | undefined;
+  /** Whether the STT reports per-request latency (non-streaming), which then takes precedence
+   * over the end-of-speech → transcript delay. */
+  private sttReportsRequests = false;
+  private latestTurnId: string | undefined;
+  peakTools = 0;
+
+  constructor(private readonly out: TurnTrackerOutput) {}
+
+  get activeTools(): number {
+    return this.runningTools.size;
+  }
+
+  get openTurns(): number {
+    return this.open.size;
+  }
+
+  handle(signal: Signal): void {
+    switch (signal.kind) {
+      case 'speech_created':
+        return this.onSpeechCreated(signal.speechId, signal.at);
+      case 'speech_done':
+        return this.endTurn(signal.speechId, signal.at, signal.interrupted);
+      case 'end_of_turn':
+        return this.onUserTurn(
+          {
+            input: 'voice',
+            stoppedSpeakingAt: signal.stoppedSpeakingAt,
+            transcriptionDelayMs: signal.transcriptionDelayMs,
+            endOfTurnDelayMs: signal.endOfTurnDelayMs,
+          },
+          signal.at,
+          signal.speechId,
+        );
+      case 'user_message':
+        return this.onUserTurn(
+          signal.stoppedSpeakingAt !== undefined
+            ? {
+                input: 'voice',
+                stoppedSpeakingAt: signal.stoppedSpeakingAt,
+                transcriptionDelayMs: signal.transcriptionDelayMs,
+                endOfTurnDelayMs: signal.endOfTurnDelayMs,
+              }
+            : { input: 'text', committedAt: signal.createdAt },
+          signal.at,
+        );
+      case 'stt_request':
+        if (!signal.streamed && signal.durationMs > 0) {
+          this.sttReportsRequests = true;
+          this.out.sample({
+            stat: 'stt_latency',
+            value: signal.durationMs,
+            at: signal.at,
+            provider: signal.provider,
+            model: signal.model,
+          });
+        }
+        return;
+      case 'llm_request':
+        return this.onLlmRequest(signal);
+      case 'tts_request':
+        return this.onTtsRequest(signal);
+      case 'tool_started':
+        return this.onToolStarted(signal.callId, signal.name, signal.at, signal.speechId);
+      case 'tool_finished':
+        return this.onToolFinished(signal);
+      case 'agent_speaking':
+        return this.onAgentStarted(signal.at);
+      case 'agent_message':
+        if (signal.startedSpeakingAt !== undefined) this.onAgentStarted(signal.startedSpeakingAt);
+        return;
+      case 'session_closed':
+        for (const id of [...this.open.keys()]) this.endTurn(id, signal.at, true);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onSpeechCreated(id: string, at: number): void {
+    if (this.open.has(id) || this.ended.has(id)) return;
+    const turn: OpenTurn = { id, createdAt: at, stages: [], held: [] };
+    this.open.set(id, turn);
+    this.latestTurnId = id;
+    const pending = this.pendingUser;
+    if (
+      pending &&
+      (pending.speechId === id || (!pending.speechId && at - pending.at < USER_TURN_CLAIM_MS))
+    ) {
+      turn.user = pending.user;
+      this.pendingUser = undefined;
+    }
+  }
+
+  private onUserTurn(user: UserSide, at: number, speechId?: string): void {
+    const byId = speechId ? this.open.get(speechId) : undefined;
+    const target = byId ?? (speechId ? undefined : this.latestAnswerWithoutUser(user));
+    if (!target) {
+      if (speechId && this.ended.has(speechId)) return;
+      this.pendingUser = { user, at, speechId };
+      return;
+    }
+    // The end-of-utterance metrics and the user's chat message describe the same turn.
+    target.user = target.user ? { ...user, ...definedOnly(target.user) } : user;
+  }
+
+  /** The newest open turn that has no user side yet, or whose voice timing matches. */
+  private latestAnswerWithoutUser(user: UserSide): OpenTurn | undefined {
+    const turn = this.latestTurnId ? this.open.get(this.latestTurnId) : undefined;
+    if (!turn) return undefined;
+    if (!turn.user) return turn;
+    const sameVoiceTurn =
+      turn.user.input === 'voice' &&
+      user.stoppedSpeakingAt !== undefined &&
+      Math.abs((turn.user.stoppedSpeakingAt ?? 0) - user.stoppedSpeakingAt) < 5;
+    return sameVoiceTurn ? turn : undefined;
+  }
+
+  private turnFor(speechId: string | undefined): OpenTurn | undefined {
+    if (speechId) return this.open.get(speechId);
+    return this.latestTurnId ? this.open.get(this.latestTurnId) : undefined;
+  }
+
+  /** Holds a sample in its turn, or commits it when the turn is unknown or already ended well. */
+  private record(sample: MetricSample, speechId: string | undefined): void {
+    const turn = this.turnFor(speechId);
+    if (turn) {
+      turn.held.push({ ...sample, turnId: turn.id });
+      return;
+    }
+    if (speechId && this.ended.get(speechId) === true) return; // late, from a discarded turn
+    this.out.sample(speechId ? { ...sample, turnId: speechId } : sample);
+  }
+
+  private onLlmRequest(s: Extract<Signal, { kind: 'llm_request' }>): void {
+    const turn = this.turnFor(s.speechId);
+    const outcome = s.cancelled ? 'cancelled' : s.ttftMs === undefined ? 'error' : 'ok';
+    turn?.stages.push({
+      stage: 'llm',
+      startAt: s.startedAt,
+      offsetMs: 0,
+      durationMs: s.durationMs,
+      firstOutputMs: s.ttftMs,
+      outcome,
+    });
+    if (s.cancelled || s.ttftMs === undefined) return;
+    const base = { at: s.at, provider: s.provider, model: s.model };
+    this.record({ ...base, stat: 'ttft', value: s.ttftMs }, s.speechId);
+    this.record({ ...base, stat: 'ttlt', value: s.durationMs }, s.speechId);
+    if (s.completionTokens > 0 && s.tokensPerSec > 0) {
+      this.record({ ...base, stat: 'tokens_per_sec', value: s.tokensPerSec }, s.speechId);
+    }
+  }
+
+  private onTtsRequest(s: Extract<Signal, { kind: 'tts_request' }>): void {
+    const turn = this.turnFor(s.speechId);
+    turn?.stages.push({
+      stage: 'tts',
+      startAt: s.startedAt,
+      offsetMs: 0,
+      durationMs: s.durationMs,
+      firstOutputMs: s.ttfbMs,
+      outcome: s.cancelled ? 'cancelled' : s.ttfbMs === undefined ? 'error' : 'ok',
+    });
+    if (s.cancelled || s.ttfbMs === undefined) return;
+    this.record(
+      { stat: 'tts_latency', value: s.ttfbMs, at: s.at, provider: s.provider, model: s.model },
+      s.speechId,
+    );
+  }
+
+  private onToolStarted(callId: string, name: string, at: number, speechId?: string): void {
+    if (this.endedCalls.has(callId) || this.runningTools.has(callId)) return;
+    const turnId = this.turnFor(speechId)?.id ?? speechId;
+    this.runningTools.set(callId, { name, startedAt: at, turnId });
+    this.peakTools = Math.max(this.peakTools, this.runningTools.size);
+  }
+
+  private onToolFinished(s: Extract<Signal, { kind: 'tool_finished' }>): void {
+    if (this.endedCalls.has(s.callId)) return;
+    remember(this.endedCalls, s.callId);
+    const running = this.runningTools.get(s.callId);
+    this.runningTools.delete(s.callId);
+    const startedAt = running?.startedAt ?? s.startedAt;
+    const name = running?.name ?? s.name;
+    const outcome = s.isError ? 'error' : 'ok';
+    this.out.toolOutcome(name, outcome);
+    if (startedAt === undefined) return;
+    const durationMs = Math.max(0, s.at - startedAt);
+    const speechId = running?.turnId ?? s.speechId;
+    this.turnFor(speechId)?.stages.push({
+      stage: 'function',
+      name,
+      startAt: startedAt,
+      offsetMs: 0,
+      durationMs,
+      outcome,
+    });
+    this.record(
+      { stat: 'function_execution', value: durationMs, at: s.at, functionName: name, outcome },
+      speechId,
+    );
+  }
+
+  private onAgentStarted(at: number): void {
+    const turn = this.turnFor(undefined);
+    if (!turn) return;
+    if (turn.agentStartedSpeakingAt === undefined || at < turn.agentStartedSpeakingAt) {
+      turn.agentStartedSpeakingAt = at;
+    }
+  }
+
+  private endTurn(id: string, at: number, interrupted: boolean): void {
+    const turn = this.open.get(id);
+    if (!turn) return;
+    this.open.delete(id);
+    if (this.latestTurnId === id) this.latestTurnId = newestKey(this.open);
+
+    // Tools still running when their speech ends were cancelled with it.
+    for (const [callId, tool] of this.runningTools) {
+      if (tool.turnId !== id) continue;
+      this.runningTools.delete(callId);
+      remember(this.endedCalls, callId);
+      this.out.toolOutcome(tool.name, 'cancelled');
+      turn.stages.push({
+        stage: 'function',
+        name: tool.name,
+        startAt: tool.startedAt,
+        offsetMs: 0,
+        durationMs: Math.max(0, at - tool.startedAt),
+        outcome: 'cancelled',
+      });
+    }
+
+    const timeline = buildTimeline(turn, at, interrupted);
+    const discarded = timeline.interrupted || timeline.cancelled;
+    rememberTurn(this.ended, id, discarded);
+    if (!discarded) {
+      for (const sample of turn.held) this.out.sample(sample);
+      const user = turn.user;
+      if (
+        user?.input === 'voice' &&
+        !this.sttReportsRequests &&
+        user.transcriptionDelayMs !== undefined
+      ) {
+        this.out.sample({ stat: 'stt_latency', value: user.transcriptionDelayMs, at, turnId: id });
+      }
+      if (timeline.e2eLatencyMs !== undefined) {
+        this.out.sample({ stat: 'e2e_latency', value: timeline.e2eLatencyMs, at, turnId: id });
+      }
+    }
+    this.out.turn(timeline);
+  }
+}
+
+function buildTimeline(turn: OpenTurn, endedAt: number, interrupted: boolean): TurnTimeline {
+  const user = turn.user;
+  const input = user?.input ?? 'none';
+  const startedAt = user?.stoppedSpeakingAt ?? user?.committedAt ?? turn.createdAt;
+  const agentStarted = turn.agentStartedSpeakingAt;
+  const stages: TurnStage[] = [];
+  if (user?.stoppedSpeakingAt !== undefined) {
+    if (user.transcriptionDelayMs !== undefined) {
+      stages.push(stage('stt', user.stoppedSpeakingAt, user.transcriptionDelayMs));
+    }
+    if (user.endOfTurnDelayMs !== undefined) {
+      stages.push(stage('end_of_turn', user.stoppedSpeakingAt, user.endOfTurnDelayMs));
+    }
+  }
+  stages.push(...turn.stages);
+  for (const s of stages) s.offsetMs = s.startAt - startedAt;
+  stages.sort((a, b) => a.startAt - b.startAt);
+  const e2e =
+    input !== 'none' && agentStarted !== undefined && agentStarted >= startedAt
+      ? agentStarted - startedAt
+      : undefined;
+  return {
+    id: turn.id,
+    input,
+    startedAt,
+    endedAt,
+    userStoppedSpeakingAt: user?.stoppedSpeakingAt,
+    agentStartedSpeakingAt: agentStarted,
+    e2eLatencyMs: e2e,
+    interrupted,
+    cancelled: !interrupted && agentStarted === undefined,
+    stages,
+  };
+}
+
+function stage(kind: TurnStage['stage'], startAt: number, durationMs: number): TurnStage {
+  return { stage: kind, startAt, offsetMs: 0, durationMs, outcome: 'ok' };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function newestKey(map: Map<string, OpenTurn>): string | undefined {
+  let newest: OpenTurn | undefined;
+  for (const turn of map.values()) if (!newest || turn.createdAt >= newest.createdAt) newest = turn;
+  return newest?.id;
+}
+
+function remember(set: Set<string>, key: string): void {
+  set.add(key);
+  if (set.size > MEMORY) set.delete(set.values().next().value!);
+}
+
+function rememberTurn(map: Map<string, boolean>, id: string, discarded: boolean): void {
+  map.set(id, discarded);
+  if (map.size > MEMORY) map.delete(map.keys().next().value!);
+}
