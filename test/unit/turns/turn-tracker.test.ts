@@ -1,0 +1,240 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Signal } from '../../../src/ingest/signals.js';
+import { TurnTracker } from '../../../src/turns/turn-tracker.js';
+import type { MetricSample, TurnTimeline } from '../../../src/types.js';
+
+function track(signals: Signal[]) {
+  const samples: MetricSample[] = [];
+  const turns: TurnTimeline[] = [];
+  const tools: string[] = [];
+  const tracker = new TurnTracker({
+    sample: (s) => samples.push(s),
+    turn: (t) => turns.push(t),
+    toolOutcome: (name, outcome) => tools.push(`${name}:${outcome}`),
+  });
+  for (const s of signals) tracker.handle(s);
+  const values = (stat: string) => samples.filter((s) => s.stat === stat).map((s) => s.value);
+  return { samples, turns, tools, tracker, values };
+}
+
+const P = { provider: 'fake', model: 'm' };
+const llm = (
+  at: number,
+  ttftMs: number | undefined,
+  durationMs: number,
+  speechId = 's1',
+  cancelled = false,
+): Signal => ({
+  kind: 'llm_request',
+  at,
+  speechId,
+  startedAt: at - durationMs,
+  ttftMs,
+  durationMs,
+  cancelled,
+  completionTokens: 20,
+  tokensPerSec: 20 / (durationMs / 1000),
+  ...P,
+});
+const tts = (at: number, ttfbMs: number, durationMs: number, speechId = 's1'): Signal => ({
+  kind: 'tts_request',
+  at,
+  speechId,
+  startedAt: at - durationMs,
+  ttfbMs,
+  durationMs,
+  cancelled: false,
+  ...P,
+});
+
+describe('TurnTracker', () => {
+  it('times a text turn from the committed user message to the agent starting its answer', () => {
+    const { turns, values } = track([
+      { kind: 'speech_created', at: 1001, speechId: 's1', source: 'generate_reply' },
+      { kind: 'user_message', at: 1009, createdAt: 1000 },
+      { kind: 'agent_speaking', at: 1120 },
+      llm(1320, 110, 320),
+      { kind: 'agent_message', at: 1350, interrupted: false, startedSpeakingAt: 1121 },
+      { kind: 'speech_done', at: 1351, speechId: 's1', interrupted: false },
+    ]);
+    assert.equal(turns.length, 1);
+    const [turn] = turns;
+    assert.equal(turn!.input, 'text');
+    assert.equal(turn!.startedAt, 1000);
+    assert.equal(turn!.e2eLatencyMs, 120);
+    assert.deepEqual(values('e2e_latency'), [120]);
+    assert.deepEqual(values('ttft'), [110]);
+    assert.deepEqual(values('ttlt'), [320]);
+    assert.deepEqual(values('tokens_per_sec'), [62.5]);
+    const llmStage = turn!.stages.find((s) => s.stage === 'llm')!;
+    assert.equal(llmStage.offsetMs, 0);
+    assert.equal(llmStage.firstOutputMs, 110);
+  });
+
+  it('times a voice turn from the end of speech, with STT as end of speech → final transcript', () => {
+    const { turns, values } = track([
+      { kind: 'speech_created', at: 5600, speechId: 's1', source: 'generate_reply' },
+      {
+        kind: 'end_of_turn',
+        at: 5601,
+        speechId: 's1',
+        stoppedSpeakingAt: 5000,
+        transcriptionDelayMs: 300,
+        endOfTurnDelayMs: 600,
+      },
+      // the user's chat message repeats the same turn's timing (in ms after normalization)
+      {
+        kind: 'user_message',
+        at: 5602,
+        createdAt: 5602,
+        stoppedSpeakingAt: 5000,
+        transcriptionDelayMs: 300,
+        endOfTurnDelayMs: 600,
+      },
+      llm(6000, 150, 390),
+      tts(6200, 80, 150),
+      { kind: 'agent_speaking', at: 6180 },
+      { kind: 'agent_message', at: 7000, interrupted: false, startedSpeakingAt: 6170 },
+      { kind: 'speech_done', at: 7001, speechId: 's1', interrupted: false },
+    ]);
+    const [turn] = turns;
+    assert.equal(turn!.input, 'voice');
+    assert.equal(turn!.e2eLatencyMs, 1170);
+    assert.deepEqual(values('stt_latency'), [300]);
+    assert.deepEqual(values('tts_latency'), [80]);
+    assert.deepEqual(
+      turn!.stages.map((s) => [s.stage, s.offsetMs, s.durationMs]),
+      [
+        ['stt', 0, 300],
+        ['end_of_turn', 0, 600],
+        ['llm', 610, 390],
+        ['tts', 1050, 150],
+      ],
+    );
+  });
+
+  it('flags an interrupted turn and keeps its latencies out of the stats', () => {
+    const { turns, samples } = track([
+      { kind: 'speech_created', at: 0, speechId: 's1', source: 'generate_reply' },
+      { kind: 'user_message', at: 1, createdAt: 0 },
+      llm(500, 3000, 4000),
+      { kind: 'agent_speaking', at: 3100 },
+      { kind: 'speech_done', at: 3500, speechId: 's1', interrupted: true },
+      // a report that arrives after the turn ended is discarded too
+      tts(3600, 90, 200),
+    ]);
+    assert.equal(turns[0]!.interrupted, true);
+    assert.equal(turns[0]!.stages.length, 1, 'the timeline still shows what happened');
+    assert.deepEqual(samples, []);
+  });
+
+  it('marks a turn cancelled when the agent never started answering', () => {
+    const { turns, samples } = track([
+      { kind: 'speech_created', at: 0, speechId: 's1', source: 'generate_reply' },
+      { kind: 'user_message', at: 1, createdAt: 0 },
+      llm(500, undefined, 500),
+      { kind: 'speech_done', at: 600, speechId: 's1', interrupted: false },
+    ]);
+    assert.equal(turns[0]!.cancelled, true);
+    assert.equal(turns[0]!.e2eLatencyMs, undefined);
+    assert.deepEqual(samples, []);
+  });
+
+  it('counts the whole tool call in the turn and each tool once, however it is reported', () => {
+    const { turns, values, tools, tracker } = track([
+      { kind: 'speech_created', at: 0, speechId: 's1', source: 'generate_reply' },
+      { kind: 'user_message', at: 1, createdAt: 0 },
+      llm(100, 50, 100),
+      { kind: 'tool_started', at: 100, speechId: 's1', callId: 'a', name: 'getWeather' },
+      { kind: 'tool_started', at: 101, speechId: 's1', callId: 'b', name: 'lookup' },
+      { kind: 'tool_finished', at: 300, speechId: 's1', callId: 'a', name: '', isError: false },
+      { kind: 'tool_finished', at: 151, speechId: 's1', callId: 'b', name: '', isError: true },
+      // the framework's function_tools_executed repeats both
+      {
+        kind: 'tool_finished',
+        at: 300,
+        callId: 'a',
+        name: 'getWeather',
+        startedAt: 100,
+        isError: false,
+      },
+      {
+        kind: 'tool_finished',
+        at: 151,
+        callId: 'b',
+        name: 'lookup',
+        startedAt: 101,
+        isError: true,
+      },
+      llm(420, 60, 120),
+      { kind: 'agent_speaking', at: 361 },
+      { kind: 'speech_done', at: 900, speechId: 's1', interrupted: false },
+    ]);
+    assert.deepEqual(tools, ['getWeather:ok', 'lookup:error']);
+    assert.deepEqual(
+      values('function_execution').sort((a, b) => a - b),
+      [50, 200],
+    );
+    assert.equal(tracker.peakTools, 2);
+    assert.equal(tracker.activeTools, 0);
+    assert.equal(turns[0]!.e2eLatencyMs, 361);
+    assert.deepEqual(values('ttft'), [50, 60]);
+  });
+
+  it('cancels tools still running when their speech ends', () => {
+    const { tools, values } = track([
+      { kind: 'speech_created', at: 0, speechId: 's1', source: 'generate_reply' },
+      { kind: 'tool_started', at: 10, speechId: 's1', callId: 'a', name: 'slow' },
+      { kind: 'speech_done', at: 50, speechId: 's1', interrupted: true },
+      { kind: 'tool_finished', at: 900, callId: 'a', name: 'slow', startedAt: 10, isError: false },
+    ]);
+    assert.deepEqual(tools, ['slow:cancelled']);
+    assert.deepEqual(values('function_execution'), []);
+  });
+
+  it('prefers per-request STT latency when the STT is not streaming', () => {
+    const { values } = track([
+      { kind: 'stt_request', at: 900, durationMs: 420, streamed: false, ...P },
+      { kind: 'speech_created', at: 1000, speechId: 's1', source: 'generate_reply' },
+      {
+        kind: 'end_of_turn',
+        at: 1001,
+        speechId: 's1',
+        stoppedSpeakingAt: 480,
+        transcriptionDelayMs: 420,
+        endOfTurnDelayMs: 500,
+      },
+      { kind: 'agent_speaking', at: 1500 },
+      { kind: 'speech_done', at: 2000, speechId: 's1', interrupted: false },
+    ]);
+    assert.deepEqual(values('stt_latency'), [420], 'one sample, not two');
+  });
+
+  it('keeps two overlapping turns apart by speech id', () => {
+    const { turns } = track([
+      { kind: 'speech_created', at: 0, speechId: 's1', source: 'say' },
+      { kind: 'agent_speaking', at: 10 },
+      { kind: 'speech_created', at: 20, speechId: 's2', source: 'generate_reply' },
+      llm(200, 100, 180, 's2'),
+      tts(50, 30, 40, 's1'),
+      { kind: 'speech_done', at: 300, speechId: 's1', interrupted: false },
+      { kind: 'speech_done', at: 400, speechId: 's2', interrupted: false },
+    ]);
+    assert.deepEqual(
+      turns.map((t) => [t.id, t.input, t.stages.map((s) => s.stage).join()]),
+      [
+        ['s1', 'none', 'tts'],
+        ['s2', 'none', 'llm'],
+      ],
+    );
+  });
+
+  it('ends turns still open when the session closes, as interrupted', () => {
+    const { turns } = track([
+      { kind: 'speech_created', at: 0, speechId: 's1', source: 'generate_reply' },
+      { kind: 'session_closed', at: 10 },
+    ]);
+    assert.equal(turns[0]!.interrupted, true);
+  });
+});
