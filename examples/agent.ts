@@ -1,0 +1,44 @@
+/**
+ * A minimal LiveKit agent with metrics attached. Run it as any agent worker:
+ *
+ *   LIVEKIT_URL=wss://… LIVEKIT_API_KEY=… LIVEKIT_API_SECRET=… npx tsx examples/agent.ts dev
+ *
+ * The models are LiveKit Inference model strings; swap in any provider plugin.
+ */
+import { type JobContext, ServerOptions, cli, defineAgent, voice } from '@livekit/agents';
+import { fileURLToPath } from 'node:url';
+import { attachMetrics } from 'livekit-agents-metrics';
+
+export default defineAgent({
+  entry: async (ctx: JobContext) => {
+    const session = new voice.AgentSession({
+      stt: 'assemblyai/universal-streaming:en',
+      llm: 'openai/gpt-4.1-mini',
+      tts: 'cartesia/sonic-2:9626c31c-bec5-4cca-baa8-f8ba9e84c8bc',
+    });
+
+    // One line: every turn's STT, LLM, tool, TTS and end-to-end latency, error rates, alerts.
+    const metrics = attachMetrics(session, {
+      labels: { agent_name: 'support' },
+      alerts: { ttft: { warning: 1500, critical: 3000 } },
+    });
+    metrics.on('turn', (turn) => {
+      console.log(`turn ${turn.id}: e2e ${turn.e2eLatencyMs?.toFixed(0) ?? '-'} ms`);
+    });
+    metrics.on('alert', (alert) => {
+      console.warn(`${alert.state} ${alert.level}: ${alert.metric} = ${alert.value.toFixed(0)}`);
+    });
+    ctx.addShutdownCallback(async () => {
+      console.log(JSON.stringify(metrics.summary()));
+      await metrics.close();
+    });
+
+    await session.start({
+      agent: new voice.Agent({ instructions: 'You are a helpful voice assistant.' }),
+      room: ctx.room,
+    });
+    await ctx.connect();
+  },
+});
+
+cli.runApp(new ServerOptions({ agent: fileURLToPath(import.meta.url) }));
