@@ -56,6 +56,9 @@ export class MetricsCore {
   private interruptedTurns = 0;
   private cancelledTurns = 0;
   private lastAlertEval = -Infinity;
+  /** Series with samples not yet seen by the alert rules. */
+  private readonly dirty = new Set<StatName>();
+  private errorsDirty = false;
   readonly health: PluginHealth = { odd_fields: {}, internal_errors: 0, dropped_samples: {} };
 
   constructor(
@@ -70,7 +73,10 @@ export class MetricsCore {
       );
     }
     this.alerts = new AlertEvaluator(opts.alertHysteresis);
-    this.ledger = new RequestLedger(opts.alertWindowMs, listeners.request);
+    this.ledger = new RequestLedger(opts.alertWindowMs, (component, outcome, provider) => {
+      this.errorsDirty = true;
+      listeners.request?.(component, outcome, provider);
+    });
     this.tracker = new TurnTracker({
       sample: (s) => this.addSample(s),
       turn: (t) => this.addTurn(t),
@@ -84,9 +90,11 @@ export class MetricsCore {
   ingest(signal: Signal): void {
     this.ledger.handle(signal);
     this.tracker.handle(signal);
-    const now = this.opts.now();
-    if (signal.kind === 'error' || now - this.lastAlertEval >= ALERT_EVAL_INTERVAL_MS) {
-      this.evaluateAlerts(now);
+    if (this.dirty.size > 0 || this.errorsDirty) {
+      const now = this.opts.now();
+      if (signal.kind === 'error' || now - this.lastAlertEval >= ALERT_EVAL_INTERVAL_MS) {
+        this.evaluateAlerts(now, true);
+      }
     }
   }
 
@@ -110,11 +118,20 @@ export class MetricsCore {
     return this.recentTurns.map((t) => structuredClone(t));
   }
 
-  /** Re-evaluates every alert rule against the rolling window ending at `now`. */
-  evaluateAlerts(now: number): void {
+  /**
+   * Evaluates the alert rules against the rolling window ending at `now`: every rule (as the
+   * window slides, values change without new samples), or with `onlyChanged` just the rules
+   * whose series received samples since the last evaluation.
+   */
+  evaluateAlerts(now: number, onlyChanged = false): void {
     this.lastAlertEval = now;
+    const errorsChanged = this.errorsDirty;
+    const changed = new Set(this.dirty);
+    this.dirty.clear();
+    this.errorsDirty = false;
     for (const rule of this.opts.alertRules) {
       if (rule.metric === 'error_rate') {
+        if (onlyChanged && !errorsChanged) continue;
         for (const component of ['stt', 'llm', 'tts', 'function'] as const) {
           const { requests, errors } = this.ledger.windowCounts(component, now);
           this.emitAlerts(
@@ -132,6 +149,7 @@ export class MetricsCore {
         }
         continue;
       }
+      if (onlyChanged && !changed.has(rule.metric)) continue;
       const window = new Distribution(this.opts.exactSamples);
       for (const bucket of this.windows.get(rule.metric)!.live(now)) window.merge(bucket);
       this.emitAlerts(
@@ -209,6 +227,7 @@ export class MetricsCore {
     }
     this.lifetime.get(sample.stat)!.add(sample.value);
     this.windows.get(sample.stat)!.bucketAt(sample.at).add(sample.value);
+    this.dirty.add(sample.stat);
     if (sample.stat === 'function_execution' && sample.functionName !== undefined) {
       const entry = this.functionEntry(sample.functionName);
       entry.samples += 1;
@@ -245,7 +264,7 @@ export class MetricsCore {
       if (this.recentTurns.length > this.opts.maxTurns) this.recentTurns.shift();
     }
     this.listeners.turn?.(turn);
-    this.evaluateAlerts(this.opts.now());
+    this.evaluateAlerts(this.opts.now(), true);
   }
 
   private emitAlerts(events: AlertEvent[]): void {
