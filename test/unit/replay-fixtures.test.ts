@@ -1,0 +1,119 @@
+/**
+ * Replays event streams recorded from real AgentSessions (test/fixtures/sessions, made by
+ * scripts/record-fixtures.ts) through the pure pipeline — normalize → MetricsCore — and checks
+ * the derived metrics against what was injected and against the framework's own numbers.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { resolveOptions } from '../../src/config.js';
+import { normalizeSessionEvent, normalizeSpeechItem } from '../../src/ingest/normalize.js';
+import { MetricsCore } from '../../src/metrics-core.js';
+import type { TurnTimeline } from '../../src/types.js';
+
+interface Fixture {
+  injected: Record<string, any>;
+  events: Array<Record<string, any>>;
+}
+
+function replay(name: string) {
+  const fixture = JSON.parse(
+    readFileSync(new URL(`../fixtures/sessions/${name}.json`, import.meta.url), 'utf8'),
+  ) as Fixture;
+  const turns: TurnTimeline[] = [];
+  const core = new MetricsCore(resolveOptions(), { turn: (t) => turns.push(t) });
+  const odd = (field: string) => core.countOddField(field);
+  for (const ev of fixture.events) {
+    if (ev.type === 'speech_item_added') {
+      for (const s of normalizeSpeechItem(ev.speechId, ev.item, ev.createdAt, odd)) core.ingest(s);
+    } else if (ev.type === 'speech_done') {
+      core.ingest({
+        kind: 'speech_done',
+        at: ev.createdAt,
+        speechId: ev.speechId,
+        interrupted: ev.interrupted,
+      });
+    } else {
+      for (const s of normalizeSessionEvent(ev, odd)) core.ingest(s);
+    }
+  }
+  const assistantMetrics = fixture.events
+    .filter((e) => e.type === 'conversation_item_added' && e.item?.role === 'assistant')
+    .map((e) => e.item.metrics as Record<string, number>);
+  return { core, turns, injected: fixture.injected, assistantMetrics, summary: core.summary() };
+}
+
+const near = (a: number | null | undefined, b: number, tol: number, what: string) =>
+  assert.ok(a != null && Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
+
+describe('replaying recorded sessions', () => {
+  it('text-plain: TTFT, TTLT and TTS latency per turn match the injected ones', () => {
+    const { turns, injected, summary } = replay('text-plain');
+    assert.equal(turns.length, 3);
+    turns.forEach((turn, i) => {
+      const llm = turn.stages.find((s) => s.stage === 'llm')!;
+      near(llm.firstOutputMs, injected.llm[i].ttftMs, 10, `ttft ${i}`);
+      near(llm.durationMs, injected.llm[i].durationMs, 10, `ttlt ${i}`);
+      near(
+        turn.stages.find((s) => s.stage === 'tts')!.firstOutputMs,
+        injected.tts.ttfbMs[i],
+        10,
+        `ttfb ${i}`,
+      );
+      assert.equal(turn.input, 'text');
+    });
+    assert.equal(summary.llm.error_rate, 0);
+    assert.equal(summary.e2e.latency.count, 3);
+    assert.deepEqual(summary.health.odd_fields, {});
+  });
+
+  it('text-tool: the tool is timed once and the turn runs the whole way to the answer', () => {
+    const { turns, injected, summary } = replay('text-tool');
+    assert.equal(turns.length, 1);
+    const tool = turns[0]!.stages.find((s) => s.stage === 'function')!;
+    assert.equal(tool.name, 'getWeather');
+    near(tool.durationMs, injected.tools.getWeather.executionMs, 15, 'tool');
+    assert.equal(summary.function.requests.requests, 1);
+    const minimum =
+      injected.llm[0].ttftMs + injected.tools.getWeather.executionMs + injected.llm[1].ttftMs;
+    assert.ok(turns[0]!.e2eLatencyMs! >= minimum, `e2e ${turns[0]!.e2eLatencyMs} < ${minimum}`);
+  });
+
+  it('text-llm-failure: one failed request out of three, its turn cancelled', () => {
+    const { summary } = replay('text-llm-failure');
+    assert.deepEqual([summary.llm.requests.requests, summary.llm.requests.errors], [3, 1]);
+    assert.equal(summary.cancelled_turns, 1);
+    assert.equal(summary.llm.ttft.count, 2);
+  });
+
+  it('tts-failure: a synthesis that failed before any audio counts as a failed request', () => {
+    const { summary } = replay('tts-failure');
+    assert.deepEqual([summary.tts.requests.requests, summary.tts.requests.errors], [3, 1]);
+    near(summary.tts.error_rate, 100 / 3, 1e-9, 'tts error rate');
+    assert.equal(summary.cancelled_turns, 1);
+  });
+
+  it("voice-plain: e2e and STT latency equal the framework's own, converted to ms", () => {
+    const { turns, assistantMetrics, summary } = replay('voice-plain');
+    assert.equal(turns.length, 2);
+    turns.forEach((turn, i) => {
+      assert.equal(turn.input, 'voice');
+      near(turn.e2eLatencyMs, assistantMetrics[i]!.e2eLatency! * 1000, 1, `e2e ${i}`);
+    });
+    assert.equal(summary.stt.latency.count, 2);
+    assert.equal(summary.stt.requests.requests, 2);
+    assert.equal(summary.e2e.latency.count, 2);
+  });
+
+  it('voice-interrupted: the interrupted turn is counted and kept out of the stats', () => {
+    const { turns, summary } = replay('voice-interrupted');
+    assert.deepEqual(
+      turns.map((t) => t.interrupted),
+      [true, false],
+    );
+    assert.equal(summary.interrupted_turns, 1);
+    assert.equal(summary.e2e.latency.count, 1);
+    assert.equal(summary.llm.ttft.count, 1);
+    assert.equal(summary.llm.requests.requests, 2, 'its LLM request still completed');
+  });
+});
