@@ -3,7 +3,9 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.test-artifacts/', 'test/support/_scratch/'] },
+  {
+    ignores: ['dist/', 'node_modules/', 'coverage/', '.test-artifacts/', 'test/support/_scratch/'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { languageOptions: { globals: { ...globals.node } } },
@@ -15,6 +17,9 @@ export default tseslint.config(
   },
   {
     files: ['test/**', 'scripts/**', 'examples/**', 'bench/**'],
-    rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
   },
 );

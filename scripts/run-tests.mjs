@@ -28,4 +28,13 @@ if (only.length === 0 && run('npx', ['tsc', '-p', 'tsconfig.json']) !== 0) {
   console.error('typecheck failed');
   process.exit(1);
 }
-process.exit(run(process.execPath, ['--expose-gc', '--import', 'tsx', '--test', '--test-reporter=spec', ...files]));
+process.exit(
+  run(process.execPath, [
+    '--expose-gc',
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    ...files,
+  ]),
+);

@@ -8,6 +8,9 @@ import {
   loadSpeechWav,
   pcmBounds,
 } from './speech.js';
+import { ensureFrameworkLogger } from './logging.js';
+
+ensureFrameworkLogger();
 
 export interface ScriptedAudioInputOptions {
   /** Duration of each pushed frame; real microphones deliver 10 or 20 ms frames. */
@@ -18,9 +21,9 @@ export interface ScriptedAudioInputOptions {
 
 /** Wall-clock ground truth for one `play*` call. All times are epoch ms (Date.now()). */
 export interface PlayResult {
-  /** Push time of the first frame carrying this clip's samples. */
+  /** Delivery time of the clip's first sample. */
   startedAt: number;
-  /** Push time of the last frame carrying this clip's samples. */
+  /** Delivery time of the clip's last sample (its frame was pushed up to one frame later). */
   endedAt: number;
   durationMs: number;
   /** When the first non-silent sample was delivered; undefined for silent clips. */
@@ -35,6 +38,7 @@ interface PendingClip {
   firstIndex: number;
   lastIndex: number;
   startedAt?: number;
+  endedAt?: number;
   speechStartedAt?: number;
   speechEndedAt?: number;
   resolve: (r: PlayResult) => void;
@@ -95,7 +99,8 @@ export class ScriptedAudioInput extends voice.AudioInput {
 
   playPcm(pcm: Int16Array, sampleRate: number = this.sampleRate): Promise<PlayResult> {
     if (this.#closed) return Promise.reject(new Error('ScriptedAudioInput is closed'));
-    const samples = sampleRate === this.sampleRate ? pcm : resampleLinear(pcm, sampleRate, this.sampleRate);
+    const samples =
+      sampleRate === this.sampleRate ? pcm : resampleLinear(pcm, sampleRate, this.sampleRate);
     const { firstIndex, lastIndex } = pcmBounds(samples, this.#threshold);
     const result = new Promise<PlayResult>((resolve) => {
       this.#queue.push({ pcm: samples, offset: 0, firstIndex, lastIndex, resolve });
@@ -152,7 +157,7 @@ export class ScriptedAudioInput extends voice.AudioInput {
       // a sample at frame position p was captured (n - 1 - p) samples before the frame ended
       const deliveredAt = (clipIndex: number) =>
         now - (n - 1 - (filled + clipIndex - clip.offset)) * msPerSample;
-      clip.startedAt ??= now;
+      if (clip.offset === 0) clip.startedAt = deliveredAt(0);
       if (clip.firstIndex >= clip.offset && clip.firstIndex < clip.offset + take) {
         clip.speechStartedAt = deliveredAt(clip.firstIndex);
       }
@@ -162,6 +167,7 @@ export class ScriptedAudioInput extends voice.AudioInput {
       clip.offset += take;
       filled += take;
       if (clip.offset >= clip.pcm.length) {
+        clip.endedAt = deliveredAt(clip.pcm.length - 1);
         this.#queue.shift();
         completed.push(clip);
       }
@@ -176,7 +182,7 @@ export class ScriptedAudioInput extends voice.AudioInput {
       if (clip.speechEndedAt !== undefined) this.lastSpeechEndedAt = clip.speechEndedAt;
       const result: PlayResult = {
         startedAt: clip.startedAt ?? now,
-        endedAt: now,
+        endedAt: clip.endedAt ?? now,
         durationMs: (clip.pcm.length / this.sampleRate) * 1000,
         speechStartedAt: clip.speechStartedAt,
         speechEndedAt: clip.speechEndedAt,
@@ -227,6 +233,12 @@ export interface PlayoutSegment {
   playbackPositionMs?: number;
 }
 
+interface SegmentWaiter {
+  index: number;
+  kind: 'start' | 'end';
+  resolve: (s: PlayoutSegment) => void;
+}
+
 interface ActiveSegment {
   record: PlayoutSegment;
   flushed: boolean;
@@ -250,11 +262,7 @@ export class RecordingAudioOutput extends voice.AudioOutput {
   /** Epoch ms at which everything captured so far has finished playing. */
   #playheadEnd = 0;
   #wakeCapture?: () => void;
-  #segmentWaiters: Array<{
-    index: number;
-    kind: 'start' | 'end';
-    resolve: (s: PlayoutSegment) => void;
-  }> = [];
+  #segmentWaiters: SegmentWaiter[] = [];
 
   constructor(options: RecordingAudioOutputOptions = {}) {
     super(options.sampleRate);
@@ -310,7 +318,7 @@ export class RecordingAudioOutput extends voice.AudioOutput {
     this.#wakeCapture?.();
   }
 
-  /** Resolves when segment `index` (0-based) has started playing. */
+  /** Resolves when segment `index` (0-based) starts playing, or is cleared before it could. */
   waitForSegmentStart(index: number): Promise<PlayoutSegment> {
     return this.#waitFor(index, 'start');
   }
@@ -366,13 +374,18 @@ export class RecordingAudioOutput extends voice.AudioOutput {
     seg.record.interrupted = interrupted;
     seg.record.playbackPositionMs = heardMs;
     this.onPlaybackFinished({ playbackPosition: heardMs / 1000, interrupted });
+    // a segment cleared before it was heard never starts; release its start waiters too
+    this.#notify(seg.record, 'start');
     this.#notify(seg.record, 'end');
   }
 
   #waitFor(index: number, kind: 'start' | 'end'): Promise<PlayoutSegment> {
     const rec = this.segments[index];
     const current = this.#current;
-    if (rec && (kind === 'end' ? rec.finishedAt !== undefined : !this.#isPendingStart(rec, current))) {
+    if (
+      rec &&
+      (kind === 'end' ? rec.finishedAt !== undefined : !this.#isPendingStart(rec, current))
+    ) {
       return Promise.resolve(rec);
     }
     return new Promise((resolve) => this.#segmentWaiters.push({ index, kind, resolve }));
@@ -383,7 +396,7 @@ export class RecordingAudioOutput extends voice.AudioOutput {
   }
 
   #notify(rec: PlayoutSegment, kind: 'start' | 'end'): void {
-    const remaining: typeof this.#segmentWaiters = [];
+    const remaining: SegmentWaiter[] = [];
     for (const w of this.#segmentWaiters) {
       if (w.index === rec.index && w.kind === kind) w.resolve(rec);
       else remaining.push(w);

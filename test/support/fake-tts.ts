@@ -1,5 +1,8 @@
 import { type APIConnectOptions, APIStatusError, tts } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
+import { ensureFrameworkLogger } from './logging.js';
+
+ensureFrameworkLogger();
 
 /** What a ttfb function gets to vary the injected delay per request. */
 export interface TTSRequestInfo {
@@ -194,6 +197,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 interface StreamSegment {
   text: string;
   flushed: boolean;
+  /** performance.now() and Date.now() when markStarted() ran for this segment. */
+  startedPerf: number;
+  startedAt: number;
   wake?: () => void;
 }
 
@@ -231,7 +237,12 @@ class FakeSynthesizeStream extends tts.SynthesizeStream {
           continue;
         }
         if (!current) {
-          current = { text: '', flushed: false };
+          current = {
+            text: '',
+            flushed: false,
+            startedPerf: performance.now(),
+            startedAt: Date.now(),
+          };
           segments.push(current);
           // the TTFB clock starts when text reaches the "provider", like a real plugin's send
           this.markStarted();
@@ -268,8 +279,8 @@ class FakeSynthesizeStream extends tts.SynthesizeStream {
   async #synthesizeSegment(seg: StreamSegment): Promise<void> {
     const fake = this.#tts;
     const { record, shouldFail } = fake._beginRequest(seg.text);
-    const startHr = performance.now();
-    await sleep(record.injectedTtfbMs - (performance.now() - startHr), this.abortSignal);
+    record.startedAt = seg.startedAt;
+    await sleep(record.injectedTtfbMs - (performance.now() - seg.startedPerf), this.abortSignal);
     if (this.abortSignal.aborted) return;
     record.text = seg.text;
     if (shouldFail(seg.text)) throw fake._makeError(record);

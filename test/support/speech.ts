@@ -92,9 +92,7 @@ export async function speak(text: string, options: SpeakOptions = {}): Promise<S
 export async function loadSpeechWav(wavPath: string, text = ''): Promise<Speech> {
   const wav = parseWav(await readFile(wavPath));
   if (wav.sampleRate !== SPEECH_SAMPLE_RATE || wav.channels !== 1) {
-    throw new Error(
-      `${wavPath}: expected 16 kHz mono, got ${wav.sampleRate} Hz x${wav.channels}`,
-    );
+    throw new Error(`${wavPath}: expected 16 kHz mono, got ${wav.sampleRate} Hz x${wav.channels}`);
   }
   return {
     text,
