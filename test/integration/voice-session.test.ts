@@ -1,0 +1,255 @@
+/**
+ * The voice path through a real AgentSession: real speech (espeak-ng) pushed as audio frames in
+ * real time, the framework's bundled Silero VAD, EnergySTT / ScriptedLLM / FakeTTS with injected
+ * latency, and a real-time speaker double. attachMetrics' numbers are checked against wall-clock
+ * ground truth taken at the audio edges.
+ *
+ * Tolerances:
+ * - Timer-injected delays (TTFT, TTFB, tool, STT delay): −2 ms (libuv fires timers up to ~1 ms
+ *   early, the framework truncates ms) to +35 ms (timer lateness and first-turn JIT on 2 cores).
+ * - "User stopped speaking" is the VAD's end of speech, as in the framework's own e2eLatency:
+ *   Silero's estimate trailed the last audible sample by 5–160 ms on these phrases (32 ms
+ *   windows plus its hangover), so that anchor may lag the true end by −40…+250 ms. The test
+ *   checks the plugin's arithmetic from that anchor tightly (±5 ms), and the anchor itself
+ *   within the VAD band.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { attachMetrics } from '../../src/index.js';
+import type { SessionMetrics, TurnTimeline } from '../../src/index.js';
+import { EnergySTT } from '../support/fake-stt.js';
+import { FakeTTS } from '../support/fake-tts.js';
+import { ScriptedLLM, toolOutputKey } from '../support/scripted-llm.js';
+import {
+  type HarnessSession,
+  type VoiceHarness,
+  createTestTools,
+  sleep,
+  startTextSession,
+  startVoiceSession,
+} from '../support/session-harness.js';
+import { speak } from '../support/speech.js';
+
+const BELOW_MS = 2;
+const ABOVE_MS = 35;
+const VAD_LAG = [-40, 250] as const;
+
+function near(actual: number | null | undefined, injected: number, what: string): void {
+  assert.ok(actual != null, `${what}: no value`);
+  assert.ok(
+    actual >= injected - BELOW_MS && actual <= injected + ABOVE_MS,
+    `${what}: ${actual} ms, injected ${injected} ms`,
+  );
+}
+
+function within(actual: number, lo: number, hi: number, what: string): void {
+  assert.ok(actual >= lo && actual <= hi, `${what}: ${actual.toFixed(1)} not in [${lo}, ${hi}]`);
+}
+
+function nextTurn(metrics: SessionMetrics, timeoutMs = 15_000): Promise<TurnTimeline> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no turn within timeout')), timeoutMs);
+    const onTurn = (turn: TurnTimeline) => {
+      clearTimeout(timer);
+      metrics.off('turn', onTurn);
+      resolve(turn);
+    };
+    metrics.on('turn', onTurn);
+  });
+}
+
+describe('attachMetrics on the voice path', () => {
+  const harnesses: Array<VoiceHarness | HarnessSession> = [];
+  after(async () => {
+    for (const h of harnesses) await h.close();
+  });
+
+  it('measures STT, LLM, tool, TTS and end-to-end latency of spoken turns', async () => {
+    const STT_DELAY = 350;
+    const TOOL_MS = 250;
+    const phrases = ['Hello there how are you today', 'What is the weather like in Paris'];
+    const speeches = await Promise.all(phrases.map((p) => speak(p)));
+    const llm = new ScriptedLLM(
+      [
+        {
+          input: 'hello',
+          content: 'I am fine, thank you.',
+          ttft: 180,
+          duration: 300,
+          usage: { completionTokens: 9 },
+        },
+        {
+          input: 'weather',
+          content: '',
+          ttft: 120,
+          duration: 150,
+          toolCalls: [{ name: 'getWeather', args: { city: 'Paris' } }],
+        },
+        {
+          input: toolOutputKey('sunny'),
+          content: 'It is sunny in Paris.',
+          ttft: 90,
+          duration: 200,
+        },
+      ],
+      { provider: 'acme-llm', model: 'acme-1' },
+    );
+    const tts = new FakeTTS({
+      ttfbMs: ({ index }) => [220, 150][index] ?? 150,
+      audioMsPerChar: 30,
+    });
+    const stt = new EnergySTT({ sttDelayMs: STT_DELAY, transcripts: ['hello', 'weather'] });
+    const h = await startVoiceSession({
+      llm,
+      tts,
+      stt,
+      tools: createTestTools({ weatherDelayMs: TOOL_MS }),
+      minEndpointingDelayMs: 400,
+    });
+    harnesses.push(h);
+    const metrics = attachMetrics(h.session, { labels: { agent_name: 'voice-test' } });
+
+    await h.input.playSilence(300);
+    const turns: TurnTimeline[] = [];
+    const userSpeech = [];
+    for (const speech of speeches) {
+      const turn = nextTurn(metrics);
+      userSpeech.push(await h.input.playSpeech(speech));
+      turns.push(await turn);
+      await h.input.playSilence(300);
+    }
+
+    const [plain, toolTurn] = turns as [TurnTimeline, TurnTimeline];
+    for (const [i, turn] of turns.entries()) {
+      assert.equal(turn.input, 'voice');
+      assert.equal(turn.interrupted, false);
+      const trueEnd = userSpeech[i]!.speechEndedAt!;
+      within(
+        turn.userStoppedSpeakingAt! - trueEnd,
+        VAD_LAG[0],
+        VAD_LAG[1],
+        `turn ${i} VAD end lag`,
+      );
+      // the agent's audio start as the speaker double heard it
+      const audioStart = h.output.segments[i]!.startedAt;
+      within(turn.agentStartedSpeakingAt! - audioStart, -5, 5, `turn ${i} agent audio start`);
+      within(
+        turn.e2eLatencyMs! - (audioStart - turn.userStoppedSpeakingAt!),
+        -5,
+        5,
+        `turn ${i} e2e`,
+      );
+      // STT: the final transcript came STT_DELAY after the true end; the plugin measures from
+      // the VAD's end, so stt + VAD lag = injected
+      const sttStage = turn.stages.find((s) => s.stage === 'stt')!;
+      near(
+        sttStage.durationMs + (turn.userStoppedSpeakingAt! - trueEnd),
+        STT_DELAY,
+        `turn ${i} stt`,
+      );
+    }
+    near(plain.stages.find((s) => s.stage === 'llm')!.firstOutputMs, 180, 'ttft');
+    near(plain.stages.find((s) => s.stage === 'tts')!.firstOutputMs, 220, 'tts ttfb');
+    const tool = toolTurn.stages.find((s) => s.stage === 'function')!;
+    assert.equal(tool.name, 'getWeather');
+    near(tool.durationMs, TOOL_MS, 'tool');
+    // the tool turn is measured the whole way to its spoken answer
+    assert.ok(
+      toolTurn.e2eLatencyMs! > 120 + TOOL_MS + 90 + 150,
+      `tool turn e2e ${toolTurn.e2eLatencyMs}`,
+    );
+    assert.equal(toolTurn.stages.filter((s) => s.stage === 'llm').length, 2);
+
+    const s = metrics.summary();
+    assert.equal(s.turns, 2);
+    assert.equal(s.e2e.latency.count, 2);
+    assert.equal(s.stt.latency.count, 2);
+    assert.equal(s.stt.requests.requests, 2);
+    assert.equal(s.llm.ttft.count, 3);
+    assert.equal(s.tts.latency.count, 2);
+    assert.equal(s.function.execution.count, 1);
+    assert.equal(s.concurrency.peak_tools, 1);
+    assert.deepEqual(
+      [s.stt.error_rate, s.llm.error_rate, s.tts.error_rate, s.function.error_rate],
+      [0, 0, 0, 0],
+    );
+    assert.deepEqual(s.health, { odd_fields: {}, internal_errors: 0, dropped_samples: {} });
+    await metrics.close();
+  });
+
+  it('flags a barged-in turn as interrupted and keeps it out of the latency stats', async () => {
+    const phrases = ['Tell me a long story', 'Wait stop please'];
+    const [story, stop] = await Promise.all(phrases.map((p) => speak(p)));
+    const llm = new ScriptedLLM([
+      {
+        input: 'story',
+        content:
+          'Once upon a time there was a small robot who lived in a quiet town by the sea, and every morning it walked along the beach.',
+        ttft: 2000, // distinctive: must not reach the stats
+        duration: 2300,
+        streamContent: true,
+      },
+      { input: 'stop', content: 'Okay.', ttft: 100, duration: 150 },
+    ]);
+    const h = await startVoiceSession({
+      llm,
+      tts: new FakeTTS({ ttfbMs: 150 }),
+      stt: new EnergySTT({ sttDelayMs: 300, transcripts: ['story', 'stop'] }),
+      minEndpointingDelayMs: 400,
+    });
+    harnesses.push(h);
+    const metrics = attachMetrics(h.session);
+    const turns: TurnTimeline[] = [];
+    metrics.on('turn', (t) => turns.push(t));
+
+    await h.input.playSilence(300);
+    await h.input.playSpeech(story!);
+    await h.output.waitForSegmentStart(0);
+    await sleep(800);
+    await h.input.playSpeech(stop!);
+    await h.output.waitForSegmentEnd(1);
+    await sleep(300);
+
+    assert.deepEqual(
+      turns.map((t) => t.interrupted),
+      [true, false],
+    );
+    const s = metrics.summary();
+    assert.equal(s.interrupted_turns, 1);
+    assert.equal(s.llm.ttft.count, 1);
+    near(s.llm.ttft.max, 100, 'ttft of the turn that completed');
+    assert.equal(s.e2e.latency.count, 1);
+    assert.ok(
+      turns[0]!.stages.some((st) => st.stage === 'llm' && st.firstOutputMs! >= 2000 - BELOW_MS),
+      'the timeline still shows it',
+    );
+    await metrics.close();
+  });
+
+  it('counts a failed TTS request in the TTS error rate and cancels its turn', async () => {
+    const llm = new ScriptedLLM([
+      { input: 'one', content: 'First.', ttft: 50, duration: 80 },
+      { input: 'two', content: 'This one will never be heard.', ttft: 50, duration: 80 },
+      { input: 'three', content: 'Third.', ttft: 50, duration: 80 },
+      { input: 'four', content: 'Fourth.', ttft: 50, duration: 80 },
+    ]);
+    const tts = new FakeTTS({ ttfbMs: 120, fail: (text) => text.includes('never') });
+    const h = await startTextSession({ llm, tts });
+    harnesses.push(h);
+    const metrics = attachMetrics(h.session);
+    for (const input of ['one', 'two', 'three', 'four']) {
+      await h.session
+        .run({ userInput: input })
+        .wait()
+        .catch(() => {});
+    }
+    const s = metrics.summary();
+    assert.deepEqual([s.tts.requests.requests, s.tts.requests.errors], [4, 1]);
+    assert.equal(metrics.errorRate('tts'), 25);
+    assert.equal(s.tts.latency.count, 3);
+    near(s.tts.latency.p50, 120, 'tts latency');
+    assert.equal(s.cancelled_turns, 1);
+    assert.equal(s.llm.error_rate, 0, 'the LLM did its part');
+    await metrics.close();
+  });
+});
