@@ -65,8 +65,10 @@ describe('Distribution', () => {
     const d = new Distribution(1024);
     const random = rng(7);
     for (let i = 0; i < 1024; i++) d.add(100 + random() * 900);
+    global.gc?.();
     const heapBefore = process.memoryUsage().heapUsed;
     for (let i = 0; i < 100_000; i++) d.add(100 + random() * 900);
+    global.gc?.();
     const heapAfter = process.memoryUsage().heapUsed;
     assert.equal(d.count, 101_024);
     assert.equal(d.isExact, false);
