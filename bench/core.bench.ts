@@ -54,7 +54,7 @@ function baselineObserve(): number {
 function prepareReplay(n: number): Array<Record<string, any>> {
   const shift = n * 10_000;
   return sessionEvents.map((ev) => {
-    const copy = { ...ev, createdAt: ev.createdAt + shift };
+    const copy: Record<string, any> = { ...ev, createdAt: ev.createdAt + shift };
     if (ev.metrics) {
       copy.metrics = { ...ev.metrics, timestamp: (ev.metrics.timestamp ?? 0) + shift };
       if (ev.metrics.speechId) copy.metrics.speechId = `${ev.metrics.speechId}-${n}`;
