@@ -17,6 +17,7 @@ import { FakeTTS } from '../test/support/fake-tts.js';
 import { ScriptedLLM, type ScriptedResponse, toolOutputKey } from '../test/support/scripted-llm.js';
 import { createTestTools, startVoiceSession } from '../test/support/session-harness.js';
 import { loadSpeechWav } from '../test/support/speech.js';
+import { seededRandom } from '../test/support/timing.js';
 import { renderSummary } from './demo/render.js';
 
 const { values: args } = parseArgs({
@@ -24,17 +25,8 @@ const { values: args } = parseArgs({
 });
 const turnCount = Math.max(1, Number(args.turns) || 10);
 
-/** Seeded randomness, so every run of the demo shows the same story. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = mulberry32(Number(args.seed) || 7);
+// Seeded, so every run of the demo shows the same story.
+const random = seededRandom(Number(args.seed) || 7);
 /** Log-normal around `median` ms: mostly near it, with a long tail, as provider latency is. */
 const latency = (median: number, spread = 0.35) =>
   Math.round(median * Math.exp(spread * gaussian()));

@@ -65,6 +65,18 @@ const ERROR_COMPONENTS: Record<string, Component> = {
   tts_error: 'tts',
 };
 
+/** Duration and time-to-first-output of a request report; undefined when the duration is unusable.
+ * The framework reports -1 as the first output when none arrived (a failed or empty request). */
+function requestTiming(m: Obj, where: string, firstOutputField: string, odd: OddFieldSink) {
+  const durationMs = num(m, 'durationMs', where, odd);
+  if (durationMs === undefined || durationMs < 0) {
+    odd(`${where}.durationMs`);
+    return undefined;
+  }
+  const first = num(m, firstOutputField, where, odd);
+  return { durationMs, firstOutputMs: first !== undefined && first >= 0 ? first : undefined };
+}
+
 function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
   const type = m.type;
   const timestamp = num(m, 'timestamp', String(type), odd) ?? at;
@@ -86,12 +98,9 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
     case 'llm_metrics':
     case 'realtime_model_metrics': {
       const where = String(type);
-      const durationMs = num(m, 'durationMs', where, odd);
-      if (durationMs === undefined || durationMs < 0) {
-        odd(`${where}.durationMs`);
-        return [];
-      }
-      const ttft = num(m, 'ttftMs', where, odd);
+      const timing = requestTiming(m, where, 'ttftMs', odd);
+      if (!timing) return [];
+      const { durationMs } = timing;
       const tokens =
         num(m, type === 'llm_metrics' ? 'completionTokens' : 'outputTokens', where, odd) ?? 0;
       return [
@@ -100,8 +109,7 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
           at: timestamp,
           speechId,
           startedAt: timestamp - durationMs,
-          // The framework reports -1 when no token arrived.
-          ttftMs: ttft !== undefined && ttft >= 0 ? ttft : undefined,
+          ttftMs: timing.firstOutputMs,
           durationMs,
           cancelled: m.cancelled === true,
           completionTokens: tokens,
@@ -111,19 +119,16 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
       ];
     }
     case 'tts_metrics': {
-      const durationMs = num(m, 'durationMs', 'tts_metrics', odd);
-      if (durationMs === undefined || durationMs < 0) {
-        odd('tts_metrics.durationMs');
-        return [];
-      }
-      const ttfb = num(m, 'ttfbMs', 'tts_metrics', odd);
+      const timing = requestTiming(m, 'tts_metrics', 'ttfbMs', odd);
+      if (!timing) return [];
+      const { durationMs } = timing;
       return [
         {
           kind: 'tts_request',
           at: timestamp,
           speechId,
           startedAt: timestamp - durationMs,
-          ttfbMs: ttfb !== undefined && ttfb >= 0 ? ttfb : undefined,
+          ttfbMs: timing.firstOutputMs,
           durationMs,
           cancelled: m.cancelled === true,
           ...providerOf(m.metadata, m.label),

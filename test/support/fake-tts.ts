@@ -1,6 +1,7 @@
 import { type APIConnectOptions, APIStatusError, tts } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
 import { ensureFrameworkLogger } from './logging.js';
+import { abortableSleep } from './timing.js';
 
 ensureFrameworkLogger();
 
@@ -179,21 +180,6 @@ class ToneGenerator {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 interface StreamSegment {
   text: string;
   flushed: boolean;
@@ -280,7 +266,10 @@ class FakeSynthesizeStream extends tts.SynthesizeStream {
     const fake = this.#tts;
     const { record, shouldFail } = fake._beginRequest(seg.text);
     record.startedAt = seg.startedAt;
-    await sleep(record.injectedTtfbMs - (performance.now() - seg.startedPerf), this.abortSignal);
+    await abortableSleep(
+      record.injectedTtfbMs - (performance.now() - seg.startedPerf),
+      this.abortSignal,
+    );
     if (this.abortSignal.aborted) return;
     record.text = seg.text;
     if (shouldFail(seg.text)) throw fake._makeError(record);
@@ -348,7 +337,7 @@ class FakeChunkedStream extends tts.ChunkedStream {
     const fake = this.#tts;
     const text = this.inputText;
     const { record, shouldFail } = fake._beginRequest(text);
-    await sleep(record.injectedTtfbMs, this.abortSignal);
+    await abortableSleep(record.injectedTtfbMs, this.abortSignal);
     if (this.abortSignal.aborted) return;
     if (shouldFail(text)) throw fake._makeError(record);
     const { frameMs, audioMsPerChar, sampleRate } = fake.opts;

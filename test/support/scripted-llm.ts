@@ -6,6 +6,7 @@ import {
   voice,
 } from '@livekit/agents';
 import { ensureFrameworkLogger } from './logging.js';
+import { abortableSleep } from './timing.js';
 
 ensureFrameworkLogger();
 
@@ -160,21 +161,6 @@ export class ScriptedLLM extends voice.testing.FakeLLM {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 class ScriptedLLMStream extends llm.LLMStream {
   readonly #llm: ScriptedLLM;
   // the base class starts its ttft clock in its constructor; injected delays are anchored here
@@ -204,7 +190,7 @@ class ScriptedLLMStream extends llm.LLMStream {
 
       if (response.fail) {
         const failure = response.fail === true ? {} : response.fail;
-        await sleep((failure.afterMs ?? ttft) - elapsed(), signal);
+        await abortableSleep((failure.afterMs ?? ttft) - elapsed(), signal);
         record.failed = true;
         throw new APIStatusError({
           message: failure.message ?? `fake LLM request ${record.requestId} failed`,
@@ -216,7 +202,7 @@ class ScriptedLLMStream extends llm.LLMStream {
         });
       }
 
-      await sleep(ttft - elapsed(), signal);
+      await abortableSleep(ttft - elapsed(), signal);
       const content = response.content ?? '';
       const size = response.chunkSize ?? 3;
       const chunks: string[] = [];
@@ -230,7 +216,7 @@ class ScriptedLLMStream extends llm.LLMStream {
       const spreadMs = response.streamContent ? Math.max(0, duration - ttft) : 0;
       for (let i = 0; i < chunks.length && !signal.aborted; i++) {
         if (i > 0 && spreadMs > 0) {
-          await sleep(ttft + (spreadMs * i) / chunks.length - elapsed(), signal);
+          await abortableSleep(ttft + (spreadMs * i) / chunks.length - elapsed(), signal);
         }
         put({ id: record.requestId, delta: { role: 'assistant', content: chunks[i] } });
       }
@@ -246,7 +232,7 @@ class ScriptedLLMStream extends llm.LLMStream {
         put({ id: record.requestId, delta: { role: 'assistant', toolCalls: calls } });
       }
 
-      await sleep(duration - elapsed(), signal);
+      await abortableSleep(duration - elapsed(), signal);
       if (response.usage && !signal.aborted) {
         const u = response.usage;
         const promptTokens = u.promptTokens ?? 0;

@@ -1,17 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Distribution, interpolatedQuantile } from '../../../src/stats/distribution.js';
-
-/** Deterministic pseudo-random numbers (mulberry32), so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../support/timing.js';
 
 describe('Distribution', () => {
   it('reports null fields and a zero count while empty', () => {
@@ -43,7 +33,7 @@ describe('Distribution', () => {
   });
 
   it('stays within 1% relative error of the exact percentile once it switches to a sketch', () => {
-    const random = rng(42);
+    const random = seededRandom(42);
     const d = new Distribution(256);
     const values: number[] = [];
     for (let i = 0; i < 50_000; i++) {
@@ -63,7 +53,7 @@ describe('Distribution', () => {
 
   it('keeps memory bounded: 100k samples leave no per-sample state behind', () => {
     const d = new Distribution(1024);
-    const random = rng(7);
+    const random = seededRandom(7);
     for (let i = 0; i < 1024; i++) d.add(100 + random() * 900);
     global.gc?.();
     const heapBefore = process.memoryUsage().heapUsed;
