@@ -4,6 +4,8 @@ import { MetricsConfigError } from './errors.js';
 import { SessionListener, type SessionLike } from './ingest/session-listener.js';
 import type { Signal } from './ingest/signals.js';
 import { MetricsCore } from './metrics-core.js';
+import { processExporter } from './prometheus/process-exporter.js';
+import type { SessionSeriesSink } from './prometheus/series-sink.js';
 import { processSessions } from './stats/session-gauge.js';
 import type {
   AttachMetricsOptions,
@@ -35,6 +37,7 @@ export class SessionMetrics {
   private readonly logOnce: LogOnce;
   private readonly listener: SessionListener;
   private readonly alertTimer: ReturnType<typeof setInterval>;
+  private readonly series: SessionSeriesSink | undefined;
   private sessionOpen = true;
   private closed = false;
 
@@ -51,10 +54,19 @@ export class SessionMetrics {
         'a metrics listener threw',
       );
     });
+    const series = opts.prometheus ? processExporter().sinkFor(opts.labels) : undefined;
+    this.series = series;
     this.core = new MetricsCore(opts, {
       turn: (t) => this.listeners.emit('turn', t),
       alert: (a) => this.listeners.emit('alert', a),
-      sample: (s) => this.listeners.emit('sample', s),
+      sample: (s) => {
+        series?.sample(s);
+        if (this.listeners.has('sample')) this.listeners.emit('sample', s);
+      },
+      request:
+        series && ((component, outcome, provider) => series.request(component, outcome, provider)),
+      oddField: series && ((field) => series.oddField(field)),
+      dropped: series && ((reason) => series.dropped(reason)),
     });
     processSessions.opened();
     this.listener = new SessionListener(session, {
@@ -134,6 +146,7 @@ export class SessionMetrics {
     if (!this.sessionOpen) return;
     this.sessionOpen = false;
     processSessions.closed();
+    if (this.series) processExporter().flushSoon();
   }
 
   private guard(where: string, fn: () => void): void {
@@ -146,6 +159,7 @@ export class SessionMetrics {
 
   private internalError(where: string, error: unknown): void {
     this.core.health.internal_errors += 1;
+    this.series?.internalError();
     this.logOnce.warn(
       `internal:${where}`,
       { where, error: describe(error) },

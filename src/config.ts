@@ -14,6 +14,7 @@ export interface ResolvedOptions {
   maxFunctionNames: number;
   logger: MetricsLogger;
   now: () => number;
+  prometheus: boolean;
 }
 
 /** Prometheus label names; `__`-prefixed names are reserved. */
@@ -108,5 +109,6 @@ export function resolveOptions(options: AttachMetricsOptions = {}): ResolvedOpti
     maxFunctionNames: integer(options.maxFunctionNames, 'maxFunctionNames', 50, 1, 10_000),
     logger,
     now: options.now ?? Date.now,
+    prometheus: options.prometheus ?? true,
   };
 }

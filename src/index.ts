@@ -1,6 +1,18 @@
 export { attachMetrics, SessionMetrics } from './attach.js';
 export { DEFAULT_ALERT_RULES } from './alerts/rules.js';
 export { MetricsConfigError } from './errors.js';
+export {
+  startMetricsServer,
+  type MetricsAuth,
+  type MetricsServer,
+  type MetricsServerOptions,
+} from './prometheus/metrics-server.js';
+export {
+  DEFAULT_BUCKETS,
+  DEFAULT_LATENCY_BUCKETS_SECONDS,
+  DEFAULT_THROUGHPUT_BUCKETS,
+  type BucketLayout,
+} from './prometheus/metric-families.js';
 export { COMPONENTS, STAT_NAMES } from './types.js';
 export type {
   ActiveAlert,

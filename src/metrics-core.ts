@@ -25,6 +25,8 @@ export interface CoreListeners {
   alert?: (alert: AlertEvent) => void;
   sample?: (sample: MetricSample) => void;
   request?: RequestListener;
+  oddField?: (field: string) => void;
+  dropped?: (reason: string) => void;
 }
 
 interface FunctionNameStats {
@@ -100,6 +102,7 @@ export class MetricsCore {
 
   countOddField(field: string): void {
     this.health.odd_fields[field] = (this.health.odd_fields[field] ?? 0) + 1;
+    this.listeners.oddField?.(field);
   }
 
   stats(name: StatName): Stats {
@@ -223,6 +226,7 @@ export class MetricsCore {
     if (!Number.isFinite(sample.value) || sample.value < 0) {
       const reason = `${sample.stat}:${Number.isFinite(sample.value) ? 'negative' : 'not_finite'}`;
       this.health.dropped_samples[reason] = (this.health.dropped_samples[reason] ?? 0) + 1;
+      this.listeners.dropped?.(reason);
       return;
     }
     this.lifetime.get(sample.stat)!.add(sample.value);

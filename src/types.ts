@@ -122,6 +122,8 @@ export interface TurnTimeline {
   interrupted: boolean;
   /** The speech ended without the agent ever starting to answer (e.g. a failed LLM). */
   cancelled: boolean;
+  /** OpenTelemetry trace id of the turn, when the agent's tracing is on. */
+  traceId?: string;
   stages: TurnStage[];
 }
 
@@ -200,6 +202,8 @@ export interface MetricSample {
   outcome?: 'ok' | 'error';
   /** The turn (speech id) the sample belongs to, when known. */
   turnId?: string;
+  /** OpenTelemetry trace id of the turn, when the agent's tracing is on. */
+  traceId?: string;
 }
 
 /** Events a {@link SessionMetrics} emits. */
@@ -242,4 +246,7 @@ export interface AttachMetricsOptions {
   logger?: MetricsLogger;
   /** Clock, for tests. Default: `Date.now`. */
   now?: () => number;
+  /** Record into this process's Prometheus series (served by `startMetricsServer` here, or
+   * delivered to the worker's hub from a job process). Default: `true`. */
+  prometheus?: boolean;
 }

@@ -1,3 +1,4 @@
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { normalizeSessionEvent, normalizeSpeechItem, type OddFieldSink } from './normalize.js';
 import type { Signal } from './signals.js';
 
@@ -12,6 +13,16 @@ export const SESSION_EVENTS = [
   'error',
   'close',
 ] as const;
+
+/** Signals that can carry the trace of the turn they were emitted in. */
+const TRACED = new Set<Signal['kind']>(['speech_created', 'llm_request', 'tts_request']);
+
+/** The trace id of the span active now, when the agent's OpenTelemetry tracing is on (with no
+ * tracer provider the span context is invalid, and there is no trace to point to). */
+function activeTraceId(): string | undefined {
+  const context = trace.getActiveSpan()?.spanContext();
+  return context && isSpanContextValid(context) ? context.traceId : undefined;
+}
 
 /** The part of `voice.AgentSession` the listener uses: an event emitter. */
 export interface SessionLike {
@@ -70,7 +81,12 @@ export class SessionListener {
   private onEvent(name: string, ev: unknown): void {
     if (this.detached) return;
     try {
-      for (const signal of normalizeSessionEvent(ev, this.sinks.odd)) this.sinks.signal(signal);
+      const traceId =
+        name === 'metrics_collected' || name === 'speech_created' ? activeTraceId() : undefined;
+      for (const signal of normalizeSessionEvent(ev, this.sinks.odd)) {
+        if (traceId && TRACED.has(signal.kind)) (signal as { traceId?: string }).traceId = traceId;
+        this.sinks.signal(signal);
+      }
       if (name === 'speech_created') this.watchSpeech(ev);
     } catch (error) {
       this.sinks.internalError(name, error);

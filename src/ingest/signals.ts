@@ -12,7 +12,7 @@ export interface ProviderRef {
  * `normalize.ts` consumes only these.
  */
 export type Signal =
-  | { kind: 'speech_created'; at: number; speechId: string; source: string }
+  | { kind: 'speech_created'; at: number; speechId: string; source: string; traceId?: string }
   | { kind: 'speech_done'; at: number; speechId: string; interrupted: boolean }
   | {
       /** End of the user's spoken turn, from the framework's end-of-utterance metrics. */
@@ -45,6 +45,7 @@ export type Signal =
       cancelled: boolean;
       completionTokens: number;
       tokensPerSec: number;
+      traceId?: string;
     } & ProviderRef)
   | ({
       kind: 'tts_request';
@@ -54,6 +55,7 @@ export type Signal =
       ttfbMs?: number;
       durationMs: number;
       cancelled: boolean;
+      traceId?: string;
     } & ProviderRef)
   | ({ kind: 'error'; at: number; component: Component; recoverable: boolean } & ProviderRef)
   | { kind: 'tool_started'; at: number; speechId?: string; callId: string; name: string }

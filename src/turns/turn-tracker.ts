@@ -23,6 +23,7 @@ interface UserSide {
 interface OpenTurn {
   id: string;
   createdAt: number;
+  traceId?: string;
   user?: UserSide;
   agentStartedSpeakingAt?: number;
   stages: TurnStage[];
@@ -72,7 +73,7 @@ export class TurnTracker {
   handle(signal: Signal): void {
     switch (signal.kind) {
       case 'speech_created':
-        return this.onSpeechCreated(signal.speechId, signal.at);
+        return this.onSpeechCreated(signal.speechId, signal.at, signal.traceId);
       case 'speech_done':
         return this.endTurn(signal.speechId, signal.at, signal.interrupted);
       case 'end_of_turn':
@@ -131,9 +132,9 @@ export class TurnTracker {
     }
   }
 
-  private onSpeechCreated(id: string, at: number): void {
+  private onSpeechCreated(id: string, at: number, traceId?: string): void {
     if (this.open.has(id) || this.ended.has(id)) return;
-    const turn: OpenTurn = { id, createdAt: at, stages: [], held: [] };
+    const turn: OpenTurn = { id, createdAt: at, traceId, stages: [], held: [] };
     this.open.set(id, turn);
     this.latestTurnId = id;
     const pending = this.pendingUser;
@@ -179,7 +180,8 @@ export class TurnTracker {
   private record(sample: MetricSample, speechId: string | undefined): void {
     const turn = this.turnFor(speechId);
     if (turn) {
-      turn.held.push({ ...sample, turnId: turn.id });
+      const traceId = sample.traceId ?? turn.traceId;
+      turn.held.push({ ...sample, turnId: turn.id, ...(traceId ? { traceId } : {}) });
       return;
     }
     if (speechId && this.ended.get(speechId) === true) return; // late, from a discarded turn
@@ -198,7 +200,13 @@ export class TurnTracker {
       outcome,
     });
     if (s.cancelled || s.ttftMs === undefined) return;
-    const base = { at: s.at, provider: s.provider, model: s.model };
+    if (turn && !turn.traceId && s.traceId) turn.traceId = s.traceId;
+    const base = {
+      at: s.at,
+      provider: s.provider,
+      model: s.model,
+      ...(s.traceId ? { traceId: s.traceId } : {}),
+    };
     this.record({ ...base, stat: 'ttft', value: s.ttftMs }, s.speechId);
     this.record({ ...base, stat: 'ttlt', value: s.durationMs }, s.speechId);
     if (s.completionTokens > 0 && s.tokensPerSec > 0) {
@@ -218,7 +226,14 @@ export class TurnTracker {
     });
     if (s.cancelled || s.ttfbMs === undefined) return;
     this.record(
-      { stat: 'tts_latency', value: s.ttfbMs, at: s.at, provider: s.provider, model: s.model },
+      {
+        stat: 'tts_latency',
+        value: s.ttfbMs,
+        at: s.at,
+        provider: s.provider,
+        model: s.model,
+        ...(s.traceId ? { traceId: s.traceId } : {}),
+      },
       s.speechId,
     );
   }
@@ -291,16 +306,29 @@ export class TurnTracker {
     rememberTurn(this.ended, id, discarded);
     if (!discarded) {
       for (const sample of turn.held) this.out.sample(sample);
+      const trace = turn.traceId ? { traceId: turn.traceId } : {};
       const user = turn.user;
       if (
         user?.input === 'voice' &&
         !this.sttReportsRequests &&
         user.transcriptionDelayMs !== undefined
       ) {
-        this.out.sample({ stat: 'stt_latency', value: user.transcriptionDelayMs, at, turnId: id });
+        this.out.sample({
+          stat: 'stt_latency',
+          value: user.transcriptionDelayMs,
+          at,
+          turnId: id,
+          ...trace,
+        });
       }
       if (timeline.e2eLatencyMs !== undefined) {
-        this.out.sample({ stat: 'e2e_latency', value: timeline.e2eLatencyMs, at, turnId: id });
+        this.out.sample({
+          stat: 'e2e_latency',
+          value: timeline.e2eLatencyMs,
+          at,
+          turnId: id,
+          ...trace,
+        });
       }
     }
     this.out.turn(timeline);
@@ -330,6 +358,7 @@ function buildTimeline(turn: OpenTurn, endedAt: number, interrupted: boolean): T
       : undefined;
   return {
     id: turn.id,
+    ...(turn.traceId ? { traceId: turn.traceId } : {}),
     input,
     startedAt,
     endedAt,

@@ -1,0 +1,101 @@
+import type { RequestOutcome } from '../stats/request-ledger.js';
+import type { Component, MetricSample } from '../types.js';
+import { FAMILIES, type FamilyKey, STAT_FAMILY } from './metric-families.js';
+import { type Labels, type SeriesKey, type SeriesStore, seriesKey } from './series-store.js';
+
+/** Latency families are exposed in seconds; this is the one place ms become seconds. */
+const msToSeconds = (ms: number) => ms / 1000;
+
+/** Distinct tool names one process exports before new names fold into function="other". */
+export const DEFAULT_MAX_FUNCTION_NAMES = 50;
+
+/** Tool names come from an LLM and can be invented: this caps their label cardinality. */
+export class FunctionNameCap {
+  private readonly seen = new Set<string>();
+  constructor(private readonly max = DEFAULT_MAX_FUNCTION_NAMES) {}
+
+  /** The label value to use, and whether the name was folded into `other`. */
+  labelFor(name: string): [string, boolean] {
+    if (this.seen.has(name)) return [name, false];
+    if (this.seen.size < this.max) {
+      this.seen.add(name);
+      return [name, false];
+    }
+    return ['other', true];
+  }
+}
+
+const NO_LABELS: SeriesKey = seriesKey({});
+
+/**
+ * Feeds one session's samples and request outcomes into a SeriesStore, with the session's
+ * constant labels. Label sets are built once per distinct combination and cached.
+ */
+export class SessionSeriesSink {
+  private readonly keys = new Map<string, SeriesKey>();
+
+  constructor(
+    /** Where samples go now: a job process swaps its store for a fresh one at each delivery. */
+    private readonly target: { readonly store: SeriesStore },
+    private readonly constLabels: Labels,
+    private readonly functionNames: FunctionNameCap,
+  ) {}
+
+  private get store(): SeriesStore {
+    return this.target.store;
+  }
+
+  sample(s: MetricSample): void {
+    const family = STAT_FAMILY[s.stat];
+    let a = '';
+    let b = '';
+    if (family === 'function_execution') {
+      const [name, folded] = this.functionNames.labelFor(s.functionName ?? 'unknown');
+      if (folded) this.store.inc('folded_functions', NO_LABELS);
+      a = name;
+      b = s.outcome ?? 'ok';
+    } else if (family !== 'e2e_latency') {
+      a = s.provider ?? 'unknown';
+      b = s.model ?? 'unknown';
+    }
+    const value = family === 'tokens_per_sec' ? s.value : msToSeconds(s.value);
+    const exemplar = s.traceId ? { traceId: s.traceId, value, at: s.at / 1000 } : undefined;
+    this.store.observe(family, this.key(family, a, b), value, exemplar);
+  }
+
+  request(
+    component: Component,
+    outcome: RequestOutcome,
+    provider?: { provider: string; model: string },
+  ): void {
+    if (outcome !== 'ok' && outcome !== 'error') return;
+    const p = provider?.provider ?? '';
+    const m = provider?.model ?? '';
+    this.store.inc('requests', this.key('requests', component, p, m));
+    if (outcome === 'error') this.store.inc('errors', this.key('errors', component, p, m));
+  }
+
+  oddField(field: string): void {
+    this.store.inc('odd_fields', this.key('odd_fields', field));
+  }
+
+  internalError(): void {
+    this.store.inc('internal_errors', NO_LABELS);
+  }
+
+  dropped(reason: string): void {
+    this.store.inc('dropped_samples', this.key('dropped_samples', reason));
+  }
+
+  private key(family: FamilyKey, ...values: string[]): SeriesKey {
+    const cacheKey = `${family}\u0002${values.join('\u0000')}`;
+    let k = this.keys.get(cacheKey);
+    if (!k) {
+      const labels: Record<string, string> = { ...this.constLabels };
+      FAMILIES[family].labelNames.forEach((name, i) => (labels[name] = values[i] ?? ''));
+      k = seriesKey(labels);
+      if (this.keys.size < 1_000) this.keys.set(cacheKey, k);
+    }
+    return k;
+  }
+}

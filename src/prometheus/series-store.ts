@@ -1,0 +1,196 @@
+import { type BucketLayout, FAMILIES, type FamilyKey } from './metric-families.js';
+
+export type Labels = Readonly<Record<string, string>>;
+
+/** A trace to jump to from a histogram bucket (OpenMetrics exemplar). */
+export interface Exemplar {
+  traceId: string;
+  value: number;
+  /** Epoch seconds, as OpenMetrics writes exemplar timestamps. */
+  at: number;
+}
+
+export interface HistogramSeries {
+  labels: Labels;
+  /** Per-bucket counts, not cumulative; the last entry is the +Inf bucket. */
+  counts: number[];
+  sum: number;
+  count: number;
+  /** Latest exemplar per bucket, when tracing was on. */
+  exemplars?: Array<Exemplar | null>;
+}
+
+export interface ScalarSeries {
+  labels: Labels;
+  value: number;
+}
+
+/** Versioned, JSON-serializable state of a store: what job processes send to the worker hub. */
+export interface StoreSnapshot {
+  v: 1;
+  layout: BucketLayout;
+  histograms: Partial<Record<FamilyKey, HistogramSeries[]>>;
+  counters: Partial<Record<FamilyKey, ScalarSeries[]>>;
+}
+
+/** A label set prepared once (per session, per family label values) and reused per sample. */
+export interface SeriesKey {
+  key: string;
+  labels: Labels;
+}
+
+/** Distinct series a store accepts before it drops new ones (and counts the drops). */
+export const DEFAULT_MAX_SERIES = 5_000;
+
+/**
+ * Cumulative histogram and counter state, kept off prom-client on the hot path: an observation
+ * is a map lookup and a few increments. Everything is monotonic and mergeable, so a worker can
+ * sum the stores of many job processes, and a job that ends leaves its counts behind.
+ */
+export class SeriesStore {
+  private readonly histograms = new Map<FamilyKey, Map<string, HistogramSeries>>();
+  private readonly counters = new Map<FamilyKey, Map<string, ScalarSeries>>();
+  private seriesCount = 0;
+
+  constructor(
+    readonly layout: BucketLayout,
+    private readonly maxSeries = DEFAULT_MAX_SERIES,
+  ) {}
+
+  observe(family: FamilyKey, series: SeriesKey, value: number, exemplar?: Exemplar): void {
+    const bounds = this.bounds(family);
+    let byKey = this.histograms.get(family);
+    if (!byKey) this.histograms.set(family, (byKey = new Map()));
+    let h = byKey.get(series.key);
+    if (!h) {
+      if (!this.admit()) return;
+      h = {
+        labels: series.labels,
+        counts: new Array<number>(bounds.length + 1).fill(0),
+        sum: 0,
+        count: 0,
+      };
+      byKey.set(series.key, h);
+    }
+    let bucket = 0;
+    while (bucket < bounds.length && value > bounds[bucket]!) bucket++;
+    h.counts[bucket]! += 1;
+    h.sum += value;
+    h.count += 1;
+    if (exemplar) {
+      h.exemplars ??= new Array<Exemplar | null>(bounds.length + 1).fill(null);
+      h.exemplars[bucket] = exemplar;
+    }
+  }
+
+  inc(family: FamilyKey, series: SeriesKey, by = 1): void {
+    let byKey = this.counters.get(family);
+    if (!byKey) this.counters.set(family, (byKey = new Map()));
+    const c = byKey.get(series.key);
+    if (c) {
+      c.value += by;
+      return;
+    }
+    // the plugin's own health counters are always admitted: they must report the drops
+    if (!family.startsWith('dropped') && !this.admit()) return;
+    byKey.set(series.key, { labels: series.labels, value: by });
+  }
+
+  /** Adds another store's state (e.g. a job process's snapshot) into this one. */
+  merge(snapshot: StoreSnapshot): void {
+    if (!sameLayout(snapshot.layout, this.layout)) {
+      throw new Error('cannot merge stores with different bucket layouts');
+    }
+    for (const [family, list] of Object.entries(snapshot.histograms) as [
+      FamilyKey,
+      HistogramSeries[],
+    ][]) {
+      let byKey = this.histograms.get(family);
+      if (!byKey) this.histograms.set(family, (byKey = new Map()));
+      for (const s of list) {
+        const key = labelKey(s.labels);
+        const h = byKey.get(key);
+        if (!h) {
+          byKey.set(key, structuredClone(s));
+          continue;
+        }
+        for (let i = 0; i < h.counts.length; i++) h.counts[i]! += s.counts[i] ?? 0;
+        h.sum += s.sum;
+        h.count += s.count;
+        if (s.exemplars) {
+          h.exemplars ??= new Array<Exemplar | null>(h.counts.length).fill(null);
+          s.exemplars.forEach((e, i) => {
+            if (e && (!h.exemplars![i] || h.exemplars![i]!.at <= e.at)) h.exemplars![i] = e;
+          });
+        }
+      }
+    }
+    for (const [family, list] of Object.entries(snapshot.counters) as [
+      FamilyKey,
+      ScalarSeries[],
+    ][]) {
+      let byKey = this.counters.get(family);
+      if (!byKey) this.counters.set(family, (byKey = new Map()));
+      for (const s of list) {
+        const key = labelKey(s.labels);
+        const c = byKey.get(key);
+        if (c) c.value += s.value;
+        else byKey.set(key, { labels: s.labels, value: s.value });
+      }
+    }
+  }
+
+  snapshot(): StoreSnapshot {
+    const histograms: StoreSnapshot['histograms'] = {};
+    for (const [family, byKey] of this.histograms)
+      histograms[family] = [...byKey.values()].map((h) => structuredClone(h));
+    const counters: StoreSnapshot['counters'] = {};
+    for (const [family, byKey] of this.counters)
+      counters[family] = [...byKey.values()].map((c) => ({ ...c }));
+    return { v: 1, layout: this.layout, histograms, counters };
+  }
+
+  histogramSeries(family: FamilyKey): Iterable<HistogramSeries> {
+    return this.histograms.get(family)?.values() ?? [];
+  }
+
+  counterSeries(family: FamilyKey): Iterable<ScalarSeries> {
+    return this.counters.get(family)?.values() ?? [];
+  }
+
+  bounds(family: FamilyKey): readonly number[] {
+    const def = FAMILIES[family];
+    return 'buckets' in def && def.buckets === 'throughput'
+      ? this.layout.throughput
+      : this.layout.latency;
+  }
+
+  private admit(): boolean {
+    if (this.seriesCount >= this.maxSeries) {
+      this.inc('dropped_samples', DROPPED_SERIES_LIMIT);
+      return false;
+    }
+    this.seriesCount += 1;
+    return true;
+  }
+}
+
+const DROPPED_SERIES_LIMIT: SeriesKey = { key: 'series_limit', labels: { reason: 'series_limit' } };
+
+/** A stable key for a label set, independent of property order. */
+export function labelKey(labels: Labels): string {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}\u0001${labels[k]}`)
+    .join('\u0000');
+}
+
+export function seriesKey(labels: Labels): SeriesKey {
+  return { key: labelKey(labels), labels };
+}
+
+export function sameLayout(a: BucketLayout, b: BucketLayout): boolean {
+  const eq = (x: readonly number[], y: readonly number[]) =>
+    x.length === y.length && x.every((v, i) => v === y[i]);
+  return eq(a.latency, b.latency) && eq(a.throughput, b.throughput);
+}
