@@ -1,0 +1,164 @@
+/**
+ * startMetricsServer on loopback with real sessions in the same process: content negotiation,
+ * OpenMetrics exemplars from the agent's own OpenTelemetry traces, auth, and failures at start.
+ */
+import { initializeLogger, telemetry, voice } from '@livekit/agents';
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { MetricsConfigError, attachMetrics, startMetricsServer } from '../../src/index.js';
+import type { MetricsServer } from '../../src/index.js';
+import { ScriptedLLM } from '../support/scripted-llm.js';
+
+const OPENMETRICS = 'application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5';
+
+async function runSession(labels: Record<string, string>, ttfts: number[]) {
+  const llm = new ScriptedLLM(
+    ttfts.map((ttft, i) => ({ input: `q${i}`, content: 'Answer.', ttft, duration: ttft + 30 })),
+  );
+  const session = new voice.AgentSession({ llm });
+  const metrics = attachMetrics(session, { labels });
+  await session.start({ agent: new voice.Agent({ instructions: 'x' }) });
+  for (let i = 0; i < ttfts.length; i++) await session.run({ userInput: `q${i}` }).wait();
+  return { session, metrics };
+}
+
+describe('startMetricsServer', () => {
+  let server: MetricsServer;
+  before(async () => {
+    initializeLogger({ pretty: false, level: 'silent' });
+    server = await startMetricsServer({ port: 0, host: '127.0.0.1' });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it('serves the text format by default with the sessions’ samples', async () => {
+    const { session, metrics } = await runSession({ agent_name: 'plain' }, [120, 260]);
+    const res = await fetch(server.url);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type')!, /^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    const count = text.match(
+      /^lk_agents_llm_ttft_seconds_count\{agent_name="plain"[^}]*\} (\d+)$/m,
+    );
+    assert.equal(count?.[1], '2');
+    const le02 = text.match(
+      /^lk_agents_llm_ttft_seconds_bucket\{agent_name="plain"[^}]*le="0.2"\} (\d+)$/m,
+    );
+    assert.equal(le02?.[1], '1', 'one TTFT (120 ms) under 0.2 s, one (260 ms) above');
+    assert.match(text, /^lk_agents_requests_total\{agent_name="plain",component="llm",[^}]*\} 2$/m);
+    assert.match(text, /^lk_agents_active_sessions [1-9]/m);
+    await metrics.close();
+    await session.close();
+  });
+
+  it('serves OpenMetrics with exemplars carrying the turn’s trace id when tracing is on', async () => {
+    const contextManager = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(contextManager);
+    const provider = new BasicTracerProvider();
+    telemetry.setTracerProvider(provider);
+    try {
+      const { session, metrics } = await runSession({ agent_name: 'traced' }, [150]);
+      const [turn] = metrics.turns();
+      assert.ok(turn?.traceId, 'the turn carries the trace id of its spans');
+      const res = await fetch(server.url, { headers: { accept: OPENMETRICS } });
+      assert.match(res.headers.get('content-type')!, /^application\/openmetrics-text/);
+      const text = await res.text();
+      const exemplar = new RegExp(
+        `lk_agents_llm_ttft_seconds_bucket\\{agent_name="traced"[^}]*\\} 1 # \\{trace_id="${turn.traceId}"\\} 0\\.15\\d*`,
+      );
+      assert.match(text, exemplar);
+      assert.match(text, /^# TYPE lk_agents_requests counter$/m);
+      assert.ok(text.endsWith('# EOF\n'));
+      // and the text format right after is unchanged by it
+      const plain = await (await fetch(server.url)).text();
+      assert.match(plain, /^# TYPE lk_agents_requests_total counter$/m);
+      assert.doesNotMatch(plain, /trace_id/);
+      await metrics.close();
+      await session.close();
+    } finally {
+      telemetry.setTracerProvider(trace.getTracerProvider());
+      context.disable();
+    }
+  });
+
+  it('answers 404 elsewhere and 405 to other methods', async () => {
+    assert.equal((await fetch(server.url.replace('/metrics', '/other'))).status, 404);
+    assert.equal((await fetch(server.url, { method: 'POST' })).status, 405);
+  });
+});
+
+describe('startMetricsServer options', () => {
+  it('requires the bearer token or basic credentials when auth is set', async () => {
+    const bearer = await startMetricsServer({
+      port: 0,
+      host: '127.0.0.1',
+      hub: false,
+      auth: { bearerToken: 's3cret' },
+    });
+    try {
+      const denied = await fetch(bearer.url);
+      assert.equal(denied.status, 401);
+      assert.equal(denied.headers.get('www-authenticate'), 'Bearer');
+      assert.equal(
+        (await fetch(bearer.url, { headers: { authorization: 'Bearer wrong' } })).status,
+        401,
+      );
+      assert.equal(
+        (await fetch(bearer.url, { headers: { authorization: 'Bearer s3cret' } })).status,
+        200,
+      );
+    } finally {
+      await bearer.close();
+    }
+    const basic = await startMetricsServer({
+      port: 0,
+      host: '127.0.0.1',
+      hub: false,
+      auth: { username: 'prom', password: 'pw' },
+    });
+    try {
+      assert.equal((await fetch(basic.url)).status, 401);
+      const ok = await fetch(basic.url, {
+        headers: { authorization: `Basic ${Buffer.from('prom:pw').toString('base64')}` },
+      });
+      assert.equal(ok.status, 200);
+    } finally {
+      await basic.close();
+    }
+  });
+
+  it('fails with a clear error when the port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      await assert.rejects(
+        startMetricsServer({ port, host: '127.0.0.1' }),
+        (e: unknown) =>
+          e instanceof MetricsConfigError &&
+          new RegExp(`port ${port} on 127.0.0.1 is already in use`).test(e.message),
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('rejects bad options before listening', async () => {
+    await assert.rejects(startMetricsServer({ port: 70_000 }), /`port`/);
+    await assert.rejects(startMetricsServer({ path: 'metrics' }), /`path`/);
+    await assert.rejects(startMetricsServer({ auth: { bearerToken: '' } }), /`auth`/);
+    await assert.rejects(
+      startMetricsServer({ buckets: { latency: [0.1, -1] } }),
+      /buckets\.latency/,
+    );
+    await assert.rejects(
+      startMetricsServer({ alerts: { ttft: { warning: 5, critical: 1 } } }),
+      /alerts\.ttft/,
+    );
+  });
+});
