@@ -36,7 +36,7 @@ function providerOf(metadata: unknown, label: unknown): ProviderRef {
   };
 }
 
-function providerOfSource(source: unknown): ProviderRef {
+export function providerOfSource(source: unknown): ProviderRef {
   if (!isObj(source)) return { provider: 'unknown', model: 'unknown' };
   // `provider`/`model` are getters on the framework's LLM/STT/TTS classes; they may throw in
   // third-party subclasses, so read them defensively.

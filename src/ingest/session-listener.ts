@@ -1,5 +1,10 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
-import { normalizeSessionEvent, normalizeSpeechItem, type OddFieldSink } from './normalize.js';
+import {
+  normalizeSessionEvent,
+  normalizeSpeechItem,
+  type OddFieldSink,
+  providerOfSource,
+} from './normalize.js';
 import type { Signal } from './signals.js';
 
 /** The AgentSession events the metrics are derived from. */
@@ -28,6 +33,8 @@ function activeTraceId(): string | undefined {
 export interface SessionLike {
   on(event: string, listener: (ev: unknown) => void): unknown;
   off(event: string, listener: (ev: unknown) => void): unknown;
+  /** The session's STT, which names the provider of a streaming transcript. */
+  readonly stt?: unknown;
 }
 
 /** The part of `voice.SpeechHandle` the listener uses; `_addItemAddedCallback` is internal to
@@ -85,6 +92,9 @@ export class SessionListener {
         name === 'metrics_collected' || name === 'speech_created' ? activeTraceId() : undefined;
       for (const signal of normalizeSessionEvent(ev, this.sinks.odd)) {
         if (traceId && TRACED.has(signal.kind)) (signal as { traceId?: string }).traceId = traceId;
+        // A streaming transcript does not say who made it; the session's STT does.
+        if (signal.kind === 'stt_final_transcript')
+          Object.assign(signal, providerOfSource(this.session.stt));
         this.sinks.signal(signal);
       }
       if (name === 'speech_created') this.watchSpeech(ev);

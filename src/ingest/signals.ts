@@ -32,7 +32,7 @@ export type Signal =
       transcriptionDelayMs?: number;
       endOfTurnDelayMs?: number;
     }
-  | { kind: 'stt_final_transcript'; at: number }
+  | ({ kind: 'stt_final_transcript'; at: number } & Partial<ProviderRef>)
   | ({ kind: 'stt_request'; at: number; durationMs: number; streamed: boolean } & ProviderRef)
   | ({
       kind: 'llm_request';

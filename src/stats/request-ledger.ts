@@ -79,7 +79,12 @@ export class RequestLedger {
         return this.count('stt', 'ok', signal.at, signal);
       case 'stt_final_transcript':
         // A streaming STT has no per-request report: each final transcript is a recognition.
-        if (!this.sttReportsRequests) this.count('stt', 'ok', signal.at, undefined);
+        if (!this.sttReportsRequests) {
+          const provider = signal.provider
+            ? { provider: signal.provider, model: signal.model ?? 'unknown' }
+            : undefined;
+          this.count('stt', 'ok', signal.at, provider);
+        }
         return;
       default:
         return;

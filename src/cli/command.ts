@@ -1,0 +1,23 @@
+/** Where a command writes; the process's streams in the binary, buffers in tests. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/** One subcommand of `livekit-agents-metrics`. */
+export interface Command {
+  name: string;
+  /** One line for the command list. */
+  summary: string;
+  /** The command's `--help` text. */
+  usage: string;
+  /** Runs with the arguments after the command's name; resolves to the exit code. */
+  run(args: string[], io: CliIo): Promise<number>;
+}
+
+/** Exit codes: 1 for a run that failed (a bad rule, an unreadable file), 2 for bad usage. */
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** A mistake in the command line itself: reported with a pointer to `--help`, exit 2. */
+export class UsageError extends Error {}
