@@ -1,6 +1,8 @@
 export { attachMetrics, SessionMetrics } from './attach.js';
 export { DEFAULT_ALERT_RULES } from './alerts/rules.js';
 export { MetricsConfigError } from './errors.js';
+export { generatePrometheusRules } from './prometheus/rules.js';
+export type { PrometheusRulesOptions } from './prometheus/rules.js';
 export {
   startMetricsServer,
   type MetricsAuth,
