@@ -1,0 +1,135 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { MetricsConfigError } from '../errors.js';
+import {
+  buildPrometheusRules,
+  generatePrometheusRules,
+  parsePromDuration,
+  type PrometheusRulesOptions,
+} from '../prometheus/rules.js';
+import type { AlertRules } from '../types.js';
+import { type CliIo, type Command, EXIT_FAILURE, UsageError } from './command.js';
+
+const USAGE = `Usage: livekit-agents-metrics rules [options]
+
+Prints a Prometheus rules file (YAML) for the exporter's metrics: p50/p90/p95 recording rules
+per histogram, the error ratio per component, and warning and critical alerts that mirror the
+plugin's alert rules (defaults: stt_latency 1500/2500 ms, ttft 2000/3500 ms, error_rate 5/10 %).
+
+Options:
+  --alerts <file>        JSON file of alert rules, as attachMetrics' \`alerts\` option (ms,
+                         percent for error_rate), merged over the defaults; false disables one
+  --window <ms|dur>      window of the quantiles and error ratios: ms (300000) or a Prometheus
+                         duration (5m); as the plugin's alertWindowMs (default 5m)
+  --for <dur>            how long a condition holds before its alert fires (default 2m)
+  --group-by <a,b>       labels kept in every aggregation besides the family's own
+  --min-requests <n>     requests a component needs in the window to raise its error-rate
+                         alert, as the plugin's alertMinRequests (default 5)
+  --out <file>           write the rules to a file instead of standard output
+  -h, --help             show this help
+
+Example:
+  livekit-agents-metrics rules --alerts alerts.json --window 10m --out rules.yml
+  promtool check rules rules.yml
+`;
+
+function parseWindow(text: string): number {
+  if (/^\d+$/.test(text)) return Number(text);
+  const ms = parsePromDuration(text);
+  if (ms === undefined) {
+    throw new UsageError(`--window: expected milliseconds or a duration such as 5m, got "${text}"`);
+  }
+  return ms;
+}
+
+function parseCount(text: string, flag: string): number {
+  if (!/^\d+$/.test(text)) throw new UsageError(`${flag}: expected a whole number, got "${text}"`);
+  return Number(text);
+}
+
+/** Reads the alert rules file; an unreadable or unparsable file fails the run (exit 1). */
+function readAlerts(path: string): AlertRules {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new RunError(`cannot read --alerts file: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as AlertRules;
+  } catch (err) {
+    throw new RunError(`--alerts file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+class RunError extends Error {}
+
+export const rulesCommand: Command = {
+  name: 'rules',
+  summary: 'print Prometheus recording and alerting rules for the exported metrics',
+  usage: USAGE,
+  async run(args: string[], io: CliIo): Promise<number> {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args,
+        options: {
+          alerts: { type: 'string' },
+          window: { type: 'string' },
+          for: { type: 'string' },
+          'group-by': { type: 'string' },
+          'min-requests': { type: 'string' },
+          out: { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+        },
+        strict: true,
+        allowPositionals: false,
+      }));
+    } catch (err) {
+      // parseArgs says which option was unknown or lacked its value.
+      throw new UsageError((err as Error).message);
+    }
+    if (values.help) {
+      io.stdout(USAGE);
+      return 0;
+    }
+    const options: PrometheusRulesOptions = {};
+    if (values.window !== undefined) options.alertWindowMs = parseWindow(values.window);
+    if (values.for !== undefined) options.for = values.for;
+    if (values['group-by'] !== undefined) {
+      options.groupBy = values['group-by']
+        .split(',')
+        .map((label) => label.trim())
+        .filter((label) => label !== '');
+    }
+    if (values['min-requests'] !== undefined) {
+      options.alertMinRequests = parseCount(values['min-requests'], '--min-requests');
+    }
+    try {
+      if (values.alerts !== undefined) options.alerts = readAlerts(values.alerts);
+      const yaml = generatePrometheusRules(options);
+      if (values.out === undefined) {
+        io.stdout(yaml);
+        return 0;
+      }
+      writeFileSync(values.out, yaml);
+      const [recording, alerting] = buildPrometheusRules(options).groups;
+      io.stderr(
+        `wrote ${values.out}: ${recording?.rules.length ?? 0} recording rules, ` +
+          `${alerting?.rules.length ?? 0} alerts\n`,
+      );
+      return 0;
+    } catch (err) {
+      if (err instanceof MetricsConfigError || err instanceof RunError) {
+        io.stderr(`${err.message}\n`);
+        return EXIT_FAILURE;
+      }
+      if ((err as NodeJS.ErrnoException).code !== undefined) {
+        // A file system error writing --out.
+        io.stderr(`livekit-agents-metrics: ${(err as Error).message}\n`);
+        return EXIT_FAILURE;
+      }
+      throw err;
+    }
+  },
+};
