@@ -3,11 +3,12 @@
  *
  *   LIVEKIT_URL=wss://… LIVEKIT_API_KEY=… LIVEKIT_API_SECRET=… npx tsx examples/agent.ts dev
  *
- * The models are LiveKit Inference model strings; swap in any provider plugin.
+ * The models are LiveKit Inference model strings; swap in any provider plugin. Prometheus scrapes
+ * the worker on :9464/metrics.
  */
 import { type JobContext, ServerOptions, cli, defineAgent, voice } from '@livekit/agents';
 import { fileURLToPath } from 'node:url';
-import { attachMetrics } from 'livekit-agents-metrics';
+import { attachMetrics, startMetricsServer } from 'livekit-agents-metrics';
 
 export default defineAgent({
   entry: async (ctx: JobContext) => {
@@ -40,5 +41,12 @@ export default defineAgent({
     await ctx.connect();
   },
 });
+
+// One /metrics for the whole worker, in its main process. The job processes the framework forks
+// import this file too: they inherit LIVEKIT_AGENTS_METRICS_HUB and deliver to this server.
+if (!process.env.LIVEKIT_AGENTS_METRICS_HUB) {
+  const server = await startMetricsServer({ port: 9464 });
+  console.log(`metrics on ${server.url}`);
+}
 
 cli.runApp(new ServerOptions({ agent: fileURLToPath(import.meta.url) }));

@@ -10,7 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { attachMetrics } from '../src/index.js';
+import { MetricsConfigError, attachMetrics, startMetricsServer } from '../src/index.js';
 import type { TurnTimeline } from '../src/index.js';
 import { EnergySTT } from '../test/support/fake-stt.js';
 import { FakeTTS } from '../test/support/fake-tts.js';
@@ -70,6 +70,15 @@ function planResponses(): ScriptedResponse[] {
     return response;
   });
 }
+
+// The same numbers for Prometheus: http://127.0.0.1:9464/metrics while the demo runs.
+const metricsServer = await startMetricsServer({ port: 9464, host: '127.0.0.1' }).catch(
+  (e: unknown) => {
+    if (e instanceof MetricsConfigError && e.option === 'port')
+      return startMetricsServer({ port: 0, host: '127.0.0.1' });
+    throw e;
+  },
+);
 
 const speeches = await Promise.all(
   LINES.map((text, i) =>
@@ -132,7 +141,7 @@ const tty = process.stdout.isTTY === true;
 const draw = (title: string) => {
   const table = renderSummary(metrics.summary(), lastTurn, { color: tty });
   const events = alertLog.slice(-4).join('\n');
-  const screen = `${title}\n\n${table}${events ? `\n\nalert events:\n${events}` : ''}\n`;
+  const screen = `${title}\nPrometheus: ${metricsServer.url}\n\n${table}${events ? `\n\nalert events:\n${events}` : ''}\n`;
   process.stdout.write(tty ? `\x1b[2J\x1b[H${screen}` : `${screen}\n`);
 };
 
@@ -160,6 +169,7 @@ for (let turn = 0; turn < turnCount; turn++) {
 
 await harness.close();
 await metrics.close();
+await metricsServer.close();
 process.stdout.write(
   '\nfinal summary (metrics.summary()) bottleneck: ' +
     (metrics.summary().bottleneck ?? 'none') +
