@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/main.js';
+import { generatePrometheusRules } from '../../src/prometheus/rules.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'lkam-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function cli(...argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(argv, {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+  });
+  return { code, stdout, stderr };
+}
+
+const file = (name: string, content: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+};
+
+describe('livekit-agents-metrics CLI', () => {
+  it('lists its commands on --help, and on no command (as a usage error)', async () => {
+    const help = await cli('--help');
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: livekit-agents-metrics <command>/);
+    assert.match(help.stdout, /\n {2}rules {2}print Prometheus/);
+    const none = await cli();
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /Commands:/);
+  });
+
+  it('shows a command’s own help with --help or help <command>', async () => {
+    for (const argv of [
+      ['rules', '--help'],
+      ['rules', '-h'],
+      ['help', 'rules'],
+    ]) {
+      const r = await cli(...argv);
+      assert.equal(r.code, 0, argv.join(' '));
+      assert.match(r.stdout, /^Usage: livekit-agents-metrics rules \[options\]/);
+      assert.match(r.stdout, /--alerts <file>/);
+    }
+  });
+
+  it('rejects an unknown command or option with exit code 2 and says what to run', async () => {
+    const unknown = await cli('wtach');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "wtach"; commands: rules\./);
+    assert.match(unknown.stderr, /livekit-agents-metrics --help/);
+    assert.equal((await cli('--verbose')).code, 2);
+    assert.equal((await cli('help', 'nope')).code, 2);
+    const option = await cli('rules', '--windw', '5m');
+    assert.equal(option.code, 2);
+    assert.match(option.stderr, /rules: Unknown option '--windw'/);
+    assert.match(option.stderr, /livekit-agents-metrics rules --help/);
+    for (const argv of [
+      ['rules', '--window'],
+      ['rules', '--window', 'five'],
+      ['rules', '--min-requests', '-1'],
+      ['rules', 'extra'],
+    ]) {
+      assert.equal((await cli(...argv)).code, 2, argv.join(' '));
+    }
+  });
+
+  it('prints the default rules', async () => {
+    const r = await cli('rules');
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, generatePrometheusRules());
+    assert.equal(r.stderr, '');
+  });
+
+  it('passes every option through', async () => {
+    const alerts = file(
+      'alerts.json',
+      JSON.stringify({ ttft: false, e2e_latency: { warning: 1500, critical: 3000 } }),
+    );
+    const r = await cli(
+      'rules',
+      '--alerts',
+      alerts,
+      '--window',
+      '10m',
+      '--for',
+      '5m',
+      '--group-by',
+      'agent_name, region',
+      '--min-requests',
+      '10',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      generatePrometheusRules({
+        alerts: { ttft: false, e2e_latency: { warning: 1500, critical: 3000 } },
+        alertWindowMs: 600_000,
+        for: '5m',
+        groupBy: ['agent_name', 'region'],
+        alertMinRequests: 10,
+      }),
+    );
+    // A window in ms reads the same as the duration.
+    assert.equal(
+      (await cli('rules', '--window', '600000')).stdout,
+      (await cli('rules', '--window', '10m')).stdout,
+    );
+  });
+
+  it('writes --out and reports what it wrote on stderr', async () => {
+    const out = join(dir, 'rules.yml');
+    const r = await cli('rules', '--out', out);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, '');
+    assert.equal(readFileSync(out, 'utf8'), generatePrometheusRules());
+    assert.match(r.stderr, /wrote .*rules\.yml: 22 recording rules, 6 alerts/);
+    const bad = await cli('rules', '--out', join(dir, 'missing-dir', 'rules.yml'));
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /ENOENT/);
+  });
+
+  it('fails a bad rule with the MetricsConfigError message and exit code 1', async () => {
+    const bad = file('bad.json', JSON.stringify({ ttft: { warning: 4000, critical: 3500 } }));
+    const r = await cli('rules', '--alerts', bad);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      'livekit-agents-metrics: invalid option `alerts.ttft`: warning (4000) must be below critical (3500)\n',
+    );
+    assert.equal(r.stdout, '');
+    const window = await cli('rules', '--window', '10');
+    assert.equal(window.code, 1);
+    assert.match(window.stderr, /invalid option `alertWindowMs`/);
+    const notJson = await cli('rules', '--alerts', file('x.json', '{ ttft: 1 }'));
+    assert.equal(notJson.code, 1);
+    assert.match(notJson.stderr, /is not valid JSON/);
+    const missing = await cli('rules', '--alerts', join(dir, 'nope.json'));
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /cannot read --alerts file/);
+  });
+
+  it('sets the process exit code from the binary entry', () => {
+    const entry = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', entry, ...args], { encoding: 'utf8' });
+    const ok = run('rules', '--window', '1m');
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /lk_agents:llm_ttft_seconds:p90_rate1m/);
+    assert.equal(run('nope').status, 2);
+  });
+});
