@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MetricsConfigError } from '../../../src/errors.js';
+import { FAMILIES, STAT_FAMILY } from '../../../src/prometheus/metric-families.js';
 import {
   ALERTING_GROUP,
   buildPrometheusRules,
+  ERRORS_FAMILY,
   formatPromDuration,
   generatePrometheusRules,
+  HISTOGRAM_FAMILIES,
   parsePromDuration,
   type PrometheusRule,
   type PrometheusRulesOptions,
   RECORDING_GROUP,
+  REQUESTS_FAMILY,
 } from '../../../src/prometheus/rules.js';
 
 type Alert = Extract<PrometheusRule, { alert: string }>;
@@ -33,6 +37,24 @@ function rules(options?: PrometheusRulesOptions) {
 }
 
 describe('generatePrometheusRules', () => {
+  it("names the exporter's families and aggregates by labels they carry", () => {
+    assert.deepEqual(
+      HISTOGRAM_FAMILIES.map((f) => f.stat).sort(),
+      Object.keys(STAT_FAMILY).sort(),
+      'a rule family per stat',
+    );
+    for (const f of HISTOGRAM_FAMILIES) {
+      const family = FAMILIES[STAT_FAMILY[f.stat]];
+      assert.equal(f.name, family.name);
+      assert.equal(family.type, 'histogram');
+      const labels: readonly string[] = family.labelNames;
+      for (const label of f.by) assert.ok(labels.includes(label), label);
+    }
+    assert.equal(REQUESTS_FAMILY, FAMILIES.requests.name);
+    assert.equal(ERRORS_FAMILY, FAMILIES.errors.name);
+    assert.ok((FAMILIES.errors.labelNames as readonly string[]).includes('component'));
+  });
+
   it('records p50/p90/p95 of every histogram, by its own labels, over the alert window', () => {
     const { recording, record } = rules();
     assert.equal(
