@@ -93,6 +93,13 @@ describe('the packed package in a fresh project', () => {
     });
   }
 
+  it('installs the livekit-agents-metrics binary', () => {
+    const bin = join(project, 'node_modules/.bin/livekit-agents-metrics');
+    const rules = run(bin, ['rules', '--window', '10m'], project);
+    assert.match(rules, /^# Prometheus rules for livekit-agents-metrics \(window 10m, for 2m\)/);
+    assert.match(rules, /record: lk_agents:llm_ttft_seconds:p90_rate10m/);
+  });
+
   it('ships types that resolve for a TypeScript user', () => {
     const types = readFileSync(
       join(project, 'node_modules/livekit-agents-metrics/dist/index.d.ts'),
