@@ -24,6 +24,7 @@ const sessionEvents = fixture.events.filter(
 );
 /** The recording holds this many turns; each replay emits all of them. */
 const turnsPerReplay = sessionEvents.filter((e) => e.type === 'speech_created').length;
+const doneCallbacks = new Map<string, (h: unknown) => void>();
 
 /** Runs `fn` `n` times per round, several rounds; returns the median ns per call. */
 function measure(n: number, rounds: number, fn: (i: number) => void): number {
@@ -81,11 +82,20 @@ function replayingSession() {
     prepared.length = 0;
     for (let i = 0; i < count; i++) prepared.push(prepareReplay(next + i));
   };
+  const emit = (ev: Record<string, any>) => {
+    if (ev.type !== 'speech_done') {
+      session.emit(ev.type, ev);
+      return;
+    }
+    const done = doneCallbacks.get(ev.speechId);
+    doneCallbacks.delete(ev.speechId);
+    done?.({ id: ev.speechId, interrupted: ev.interrupted });
+  };
   const emitPrepared = (i: number) => {
-    for (const ev of prepared[i]!) session.emit(ev.type, ev);
+    for (const ev of prepared[i]!) emit(ev);
   };
   const emitReplay = () => {
-    for (const ev of prepareReplay(next++)) session.emit(ev.type, ev);
+    for (const ev of prepareReplay(next++)) emit(ev);
   };
   const advance = (count: number) => (next += count);
   return {

@@ -40,6 +40,7 @@ interface FunctionNameStats {
 
 /** Alerts are re-evaluated at least this often while signals keep arriving. */
 const ALERT_EVAL_INTERVAL_MS = 1_000;
+
 const OTHER_FUNCTIONS = 'other';
 
 /**

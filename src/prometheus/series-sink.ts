@@ -87,10 +87,12 @@ export class SessionSeriesSink {
     this.store.inc('dropped_samples', this.key('dropped_samples', reason));
   }
 
-  private key(family: FamilyKey, ...values: string[]): SeriesKey {
-    const cacheKey = `${family}\u0002${values.join('\u0000')}`;
+  /** The series for `family` with these label values, built once and then looked up. */
+  private key(family: FamilyKey, a = '', b = '', c = ''): SeriesKey {
+    const cacheKey = family + '\u0002' + a + '\u0000' + b + '\u0000' + c;
     let k = this.keys.get(cacheKey);
     if (!k) {
+      const values = [a, b, c];
       const labels: Record<string, string> = { ...this.constLabels };
       FAMILIES[family].labelNames.forEach((name, i) => (labels[name] = values[i] ?? ''));
       k = seriesKey(labels);

@@ -111,7 +111,7 @@ export class SeriesStore {
         const key = labelKey(s.labels);
         const h = byKey.get(key);
         if (!h) {
-          byKey.set(key, structuredClone(s));
+          if (this.admit()) byKey.set(key, structuredClone(s));
           continue;
         }
         for (let i = 0; i < h.counts.length; i++) h.counts[i]! += s.counts[i] ?? 0;
@@ -135,7 +135,8 @@ export class SeriesStore {
         const key = labelKey(s.labels);
         const c = byKey.get(key);
         if (c) c.value += s.value;
-        else byKey.set(key, { labels: s.labels, value: s.value });
+        else if (family.startsWith('dropped') || this.admit())
+          byKey.set(key, { labels: s.labels, value: s.value });
       }
     }
   }

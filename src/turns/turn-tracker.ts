@@ -176,16 +176,29 @@ export class TurnTracker {
     return this.latestTurnId ? this.open.get(this.latestTurnId) : undefined;
   }
 
-  /** Holds a sample in its turn, or commits it when the turn is unknown or already ended well. */
+  /** Holds a sample in its turn, or commits it when the turn is unknown or already ended well.
+   * The sample is a fresh object owned by the tracker, so it is completed in place. */
   private record(sample: MetricSample, speechId: string | undefined): void {
     const turn = this.turnFor(speechId);
     if (turn) {
-      const traceId = sample.traceId ?? turn.traceId;
-      turn.held.push({ ...sample, turnId: turn.id, ...(traceId ? { traceId } : {}) });
+      sample.turnId = turn.id;
+      if (sample.traceId === undefined && turn.traceId !== undefined) sample.traceId = turn.traceId;
+      turn.held.push(sample);
       return;
     }
     if (speechId && this.ended.get(speechId) === true) return; // late, from a discarded turn
-    this.out.sample(speechId ? { ...sample, turnId: speechId } : sample);
+    if (speechId) sample.turnId = speechId;
+    this.out.sample(sample);
+  }
+
+  private providerSample(
+    stat: MetricSample['stat'],
+    value: number,
+    s: { at: number; provider: string; model: string; traceId?: string },
+  ): MetricSample {
+    const sample: MetricSample = { stat, value, at: s.at, provider: s.provider, model: s.model };
+    if (s.traceId !== undefined) sample.traceId = s.traceId;
+    return sample;
   }
 
   private onLlmRequest(s: Extract<Signal, { kind: 'llm_request' }>): void {
@@ -225,17 +238,7 @@ export class TurnTracker {
       outcome: s.cancelled ? 'cancelled' : s.ttfbMs === undefined ? 'error' : 'ok',
     });
     if (s.cancelled || s.ttfbMs === undefined) return;
-    this.record(
-      {
-        stat: 'tts_latency',
-        value: s.ttfbMs,
-        at: s.at,
-        provider: s.provider,
-        model: s.model,
-        ...(s.traceId ? { traceId: s.traceId } : {}),
-      },
-      s.speechId,
-    );
+    this.record(this.providerSample('tts_latency', s.ttfbMs, s), s.speechId);
   }
 
   private onToolStarted(callId: string, name: string, at: number, speechId?: string): void {

@@ -3,9 +3,15 @@ import { rmSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SeriesStore, sameLayout } from '../series-store.js';
+import { SeriesStore } from '../series-store.js';
 import type { BucketLayout } from '../metric-families.js';
-import { type AckMessage, FrameReader, type HubAddress, isDeltaMessage } from './protocol.js';
+import {
+  type AckMessage,
+  FrameReader,
+  type HubAddress,
+  isDeltaMessage,
+  isValidSnapshot,
+} from './protocol.js';
 
 interface JobState {
   activeSessions: number;
@@ -27,6 +33,7 @@ export class HubServer {
   private readonly server: Server;
   private readonly jobs = new Map<string, JobState>();
   private readonly lastSeqByJob = new Map<string, number>();
+  private readonly sockets = new Set<Socket>();
   private peak = 0;
   rejectedFrames = 0;
 
@@ -67,22 +74,33 @@ export class HubServer {
   }
 
   async close(): Promise<void> {
-    for (const job of this.jobs.values()) job.socket.destroy();
+    for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     rmSync(this.address.path, { force: true });
   }
 
   private onConnection(socket: Socket): void {
     socket.setEncoding('utf8');
+    this.sockets.add(socket);
     const jobsOnSocket = new Set<string>();
     const reader = new FrameReader(
       (frame) => {
-        if (!isDeltaMessage(frame) || !sameLayout(frame.delta.layout, this.totals.layout)) {
-          this.rejectedFrames += 1;
-          return;
+        try {
+          if (!isDeltaMessage(frame)) {
+            this.rejectedFrames += 1;
+            return;
+          }
+          jobsOnSocket.add(frame.job);
+          if (!isValidSnapshot(frame.delta, this.totals.layout)) {
+            // Acknowledged all the same: re-sending a malformed delta would not mend it.
+            this.rejectedFrames += 1;
+            this.acknowledge(socket, frame.seq);
+            return;
+          }
+          this.onDelta(frame.job, frame.seq, frame.activeSessions, frame.delta, socket);
+        } catch {
+          this.rejectedFrames += 1; // a peer's frame never takes the worker down
         }
-        jobsOnSocket.add(frame.job);
-        this.onDelta(frame.job, frame.seq, frame.activeSessions, frame.delta, socket);
       },
       () => {
         this.rejectedFrames += 1;
@@ -92,6 +110,7 @@ export class HubServer {
     socket.on('data', (chunk: string) => reader.push(chunk));
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
+      this.sockets.delete(socket);
       for (const job of jobsOnSocket) {
         if (this.jobs.get(job)?.socket === socket) this.jobs.delete(job);
       }
@@ -122,6 +141,10 @@ export class HubServer {
     this.jobs.set(job, { activeSessions, lastSeq: Math.max(seq, last), socket });
     const active = this.activeSessions;
     if (active > this.peak) this.peak = active;
+    this.acknowledge(socket, seq);
+  }
+
+  private acknowledge(socket: Socket, seq: number): void {
     const ack: AckMessage = { v: 1, type: 'lkam:ack', seq };
     if (!socket.destroyed) socket.write(`${JSON.stringify(ack)}\n`);
   }

@@ -1,5 +1,5 @@
-import type { StoreSnapshot } from '../series-store.js';
-import type { BucketLayout } from '../metric-families.js';
+import { type BucketLayout, FAMILIES } from '../metric-families.js';
+import { type StoreSnapshot, sameLayout } from '../series-store.js';
 
 /** Environment variable through which a worker's main process tells its job processes where the
  * hub is (the framework forks job processes with the parent's environment). */
@@ -102,4 +102,58 @@ export class FrameReader {
       this.onOversize();
     }
   }
+}
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+const isLabels = (v: unknown) =>
+  isObject(v) && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
+const isBounds = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'number');
+
+/**
+ * Whether a delta's contents can be added as they are: the worker's bucket layout, known
+ * families of the right type, string labels, and finite non-negative counts. One malformed
+ * delta must not corrupt a total for good, nor crash the worker's main process.
+ */
+export function isValidSnapshot(snapshot: StoreSnapshot, layout: BucketLayout): boolean {
+  const l = snapshot.layout as Partial<BucketLayout> | undefined;
+  if (!isObject(l) || !isBounds(l.latency) || !isBounds(l.throughput)) return false;
+  if (!sameLayout(l as BucketLayout, layout)) return false;
+  if (!isObject(snapshot.histograms) || !isObject(snapshot.counters)) return false;
+  for (const [family, list] of Object.entries(snapshot.histograms)) {
+    const def = FAMILIES[family as keyof typeof FAMILIES];
+    if (!def || def.type !== 'histogram' || !Array.isArray(list)) return false;
+    const buckets =
+      ('buckets' in def && def.buckets === 'throughput' ? layout.throughput : layout.latency)
+        .length + 1;
+    for (const h of list as unknown[]) {
+      if (!isObject(h) || !isLabels(h.labels) || !isCount(h.count) || typeof h.sum !== 'number')
+        return false;
+      if (!Number.isFinite(h.sum) || !Array.isArray(h.counts) || h.counts.length !== buckets)
+        return false;
+      if (!h.counts.every(isCount)) return false;
+      if (h.exemplars !== undefined) {
+        if (!Array.isArray(h.exemplars) || h.exemplars.length !== buckets) return false;
+        for (const e of h.exemplars as unknown[]) {
+          if (e === null) continue;
+          if (
+            !isObject(e) ||
+            typeof e.traceId !== 'string' ||
+            typeof e.value !== 'number' ||
+            typeof e.at !== 'number'
+          ) {
+            return false;
+          }
+        }
+      }
+    }
+  }
+  for (const [family, list] of Object.entries(snapshot.counters)) {
+    const def = FAMILIES[family as keyof typeof FAMILIES];
+    if (!def || def.type !== 'counter' || !Array.isArray(list)) return false;
+    for (const c of list as unknown[]) {
+      if (!isObject(c) || !isLabels(c.labels) || !isCount(c.value)) return false;
+    }
+  }
+  return true;
 }
