@@ -4,6 +4,7 @@
  * series, proving each alert fires just past its threshold and not just short of it.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +105,14 @@ describe('the generated rules under promtool', () => {
   before(() => {
     const { version } = ensurePrometheusTools();
     console.log(`promtool ${version}`);
+  });
+
+  it('has the prometheus server binary beside promtool, of the same version', () => {
+    const { prometheus, version } = ensurePrometheusTools();
+    assert.match(
+      execFileSync(prometheus, ['--version'], { encoding: 'utf8' }),
+      new RegExp(`version ${version.replace(/[+.]/g, '\\$&')}`),
+    );
   });
 
   it('passes promtool check rules with the defaults', () => {
