@@ -1,4 +1,4 @@
-import type { voice } from '@livekit/agents';
+import { getJobContext, type voice } from '@livekit/agents';
 import { type ResolvedOptions, resolveOptions } from './config.js';
 import { MetricsConfigError } from './errors.js';
 import { SessionListener, type SessionLike } from './ingest/session-listener.js';
@@ -69,6 +69,7 @@ export class SessionMetrics {
       dropped: series && ((reason) => series.dropped(reason)),
     });
     processSessions.opened();
+    if (series && processExporter().deliversToHub) this.drainAtJobShutdown();
     this.listener = new SessionListener(session, {
       signal: (s) => this.ingest(s),
       odd: (field) => this.core.countOddField(field),
@@ -132,6 +133,15 @@ export class SessionMetrics {
     this.markSessionClosed();
     this.listeners.clear();
     if (attached.get(this.session) === this) attached.delete(this.session);
+  }
+
+  /** In a job process, the job's last turns reach the worker's hub before the process exits. */
+  private drainAtJobShutdown(): void {
+    try {
+      getJobContext(false)?.addShutdownCallback(() => processExporter().drain());
+    } catch (error) {
+      this.internalError('job_shutdown_hook', error);
+    }
   }
 
   private ingest(signal: Signal): void {

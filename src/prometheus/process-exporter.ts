@@ -52,6 +52,11 @@ export class ProcessExporter {
     return processSessions.peak;
   }
 
+  /** In a job process, delivers what is pending to the hub and waits (bounded) for the ack. */
+  async drain(timeoutMs = 1_000): Promise<void> {
+    await this.hub?.drain(timeoutMs);
+  }
+
   /** Whether a hub client delivers this process's samples elsewhere. */
   get deliversToHub(): boolean {
     return this.hub !== undefined;

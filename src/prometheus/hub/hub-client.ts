@@ -57,6 +57,19 @@ export class HubClient {
     });
   }
 
+  /**
+   * Delivers what is pending and waits for the hub's acknowledgement, for at most `timeoutMs`:
+   * a job about to exit calls this so its last turns are counted.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    this.flush();
+    while (Date.now() < deadline && this.connected && this.inflight) {
+      await new Promise((r) => setTimeout(r, 10));
+      if (!this.inflight) this.flush(); // what was recorded meanwhile goes too
+    }
+  }
+
   close(): void {
     this.closed = true;
     clearInterval(this.timer);
