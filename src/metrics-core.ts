@@ -4,7 +4,7 @@ import type { ResolvedOptions } from './config.js';
 import type { Signal } from './ingest/signals.js';
 import { Distribution } from './stats/distribution.js';
 import { type RequestListener, RequestLedger } from './stats/request-ledger.js';
-import { RollingWindow } from './stats/rolling-window.js';
+import { WindowedQuantile } from './stats/windowed-quantile.js';
 import { processSessions } from './stats/session-gauge.js';
 import { TurnTracker } from './turns/turn-tracker.js';
 import {
@@ -51,7 +51,7 @@ export class MetricsCore {
   private readonly tracker: TurnTracker;
   private readonly ledger: RequestLedger;
   private readonly lifetime = new Map<StatName, Distribution>();
-  private readonly windows = new Map<StatName, RollingWindow<Distribution>>();
+  private readonly windows = new Map<StatName, WindowedQuantile>();
   private readonly alerts: AlertEvaluator;
   private readonly recentTurns: TurnTimeline[] = [];
   private readonly byFunction = new Map<string, FunctionNameStats>();
@@ -72,7 +72,7 @@ export class MetricsCore {
       this.lifetime.set(name, new Distribution(opts.exactSamples));
       this.windows.set(
         name,
-        new RollingWindow(opts.alertWindowMs, () => new Distribution(opts.exactSamples)),
+        new WindowedQuantile(opts.alertWindowMs, Math.max(1, opts.exactSamples)),
       );
     }
     this.alerts = new AlertEvaluator(opts.alertHysteresis);
@@ -154,14 +154,13 @@ export class MetricsCore {
         continue;
       }
       if (onlyChanged && !changed.has(rule.metric)) continue;
-      const window = new Distribution(this.opts.exactSamples);
-      for (const bucket of this.windows.get(rule.metric)!.live(now)) window.merge(bucket);
+      const window = this.windows.get(rule.metric)!;
       this.emitAlerts(
         this.alerts.observe(
           {
             rule,
-            value: window.quantile(0.9) ?? undefined,
-            count: window.count,
+            value: window.quantile(0.9, now),
+            count: window.count(now),
             minCount: this.opts.alertMinSamples,
           },
           now,
@@ -231,7 +230,7 @@ export class MetricsCore {
       return;
     }
     this.lifetime.get(sample.stat)!.add(sample.value);
-    this.windows.get(sample.stat)!.bucketAt(sample.at).add(sample.value);
+    this.windows.get(sample.stat)!.add(sample.at, sample.value);
     this.dirty.add(sample.stat);
     if (sample.stat === 'function_execution' && sample.functionName !== undefined) {
       const entry = this.functionEntry(sample.functionName);

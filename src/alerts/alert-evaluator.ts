@@ -60,20 +60,30 @@ export class AlertEvaluator {
   }
 
   private levelFor(o: Observation, current: AlertLevel | undefined): AlertLevel | undefined {
-    if (o.value === undefined) return undefined;
+    const value = o.value;
+    if (value === undefined) return undefined;
     const { rule } = o;
-    const worse = (v: number, t: number) => (rule.direction === 'above' ? v >= t : v <= t);
-    const clearedFrom = (t: number) =>
-      rule.direction === 'above'
-        ? o.value! < t * (1 - this.hysteresis)
-        : o.value! > t * (1 + this.hysteresis);
+    const above = rule.direction === 'above';
     const enough = o.count >= o.minCount;
-    if (worse(o.value, rule.critical) && (enough || current === 'critical')) return 'critical';
-    if (current === 'critical' && !clearedFrom(rule.critical)) return 'critical';
-    if (worse(o.value, rule.warning) && (enough || current !== undefined)) return 'warning';
-    if (current !== undefined && !clearedFrom(rule.warning)) return 'warning';
+    if (isWorse(value, rule.critical, above) && (enough || current === 'critical'))
+      return 'critical';
+    if (current === 'critical' && !isCleared(value, rule.critical, above, this.hysteresis)) {
+      return 'critical';
+    }
+    if (isWorse(value, rule.warning, above) && (enough || current !== undefined)) return 'warning';
+    if (current !== undefined && !isCleared(value, rule.warning, above, this.hysteresis)) {
+      return 'warning';
+    }
     return undefined;
   }
 }
+
+/** At or past the threshold, on the bad side. */
+const isWorse = (value: number, threshold: number, above: boolean) =>
+  above ? value >= threshold : value <= threshold;
+
+/** Back past the threshold by the hysteresis margin, on the good side. */
+const isCleared = (value: number, threshold: number, above: boolean, hysteresis: number) =>
+  above ? value < threshold * (1 - hysteresis) : value > threshold * (1 + hysteresis);
 
 const rank = (level: AlertLevel) => (level === 'critical' ? 2 : 1);

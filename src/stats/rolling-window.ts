@@ -28,9 +28,9 @@ export class RollingWindow<T> {
   }
 
   /** Buckets still inside the window at time `now`. */
-  live(now: number): T[] {
+  live(now: number): IterableIterator<T> {
     this.expire(now);
-    return [...this.buckets.values()];
+    return this.buckets.values();
   }
 
   private expire(now: number): void {

@@ -156,7 +156,7 @@ export class TurnTracker {
       return;
     }
     // The end-of-utterance metrics and the user's chat message describe the same turn.
-    target.user = target.user ? { ...user, ...definedOnly(target.user) } : user;
+    target.user = target.user ? mergeUserSides(target.user, user) : user;
   }
 
   /** The newest open turn that has no user side yet, or whose voice timing matches. */
@@ -214,16 +214,10 @@ export class TurnTracker {
     });
     if (s.cancelled || s.ttftMs === undefined) return;
     if (turn && !turn.traceId && s.traceId) turn.traceId = s.traceId;
-    const base = {
-      at: s.at,
-      provider: s.provider,
-      model: s.model,
-      ...(s.traceId ? { traceId: s.traceId } : {}),
-    };
-    this.record({ ...base, stat: 'ttft', value: s.ttftMs }, s.speechId);
-    this.record({ ...base, stat: 'ttlt', value: s.durationMs }, s.speechId);
+    this.record(this.providerSample('ttft', s.ttftMs, s), s.speechId);
+    this.record(this.providerSample('ttlt', s.durationMs, s), s.speechId);
     if (s.completionTokens > 0 && s.tokensPerSec > 0) {
-      this.record({ ...base, stat: 'tokens_per_sec', value: s.tokensPerSec }, s.speechId);
+      this.record(this.providerSample('tokens_per_sec', s.tokensPerSec, s), s.speechId);
     }
   }
 
@@ -378,8 +372,15 @@ function stage(kind: TurnStage['stage'], startAt: number, durationMs: number): T
   return { stage: kind, startAt, offsetMs: 0, durationMs, outcome: 'ok' };
 }
 
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/** What is known of a user turn from two reports of it: the first report's values win. */
+function mergeUserSides(known: UserSide, other: UserSide): UserSide {
+  return {
+    input: known.input,
+    stoppedSpeakingAt: known.stoppedSpeakingAt ?? other.stoppedSpeakingAt,
+    committedAt: known.committedAt ?? other.committedAt,
+    transcriptionDelayMs: known.transcriptionDelayMs ?? other.transcriptionDelayMs,
+    endOfTurnDelayMs: known.endOfTurnDelayMs ?? other.endOfTurnDelayMs,
+  };
 }
 
 function newestKey(map: Map<string, OpenTurn>): string | undefined {
