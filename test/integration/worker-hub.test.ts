@@ -155,7 +155,7 @@ describe('job processes → the worker hub → /metrics', () => {
         // the plugin recorded the injected TTFT: timers fire late on a loaded machine, and up to
         // a few ms early against the framework's clock (libuv's loop time is cached)
         const ms = recorded[i]! * 1000;
-        assert.ok(ms > injected - 5 && ms < injected + 70, `${agent} turn ${i + 1}: ${ms} ms`);
+        assert.ok(ms > injected - 5 && ms < injected + 250, `${agent} turn ${i + 1}: ${ms} ms`);
       });
       assertHistogram(s, agent, recorded);
       assert.equal(llmRequests(s, agent), job.turnsDone().at(-1)!.llmRequests);
