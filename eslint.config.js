@@ -4,7 +4,14 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/', 'node_modules/', 'coverage/', '.test-artifacts/', '.cache/', 'test/support/_scratch/'],
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'coverage/',
+      '.test-artifacts/',
+      '.cache/',
+      'test/support/_scratch/',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -203,7 +203,10 @@ describe('Prometheus scraping three workers', { timeout: 120_000 }, () => {
       assert.equal(values.length, 1, `${agent} warm-up`);
       // below every measured bucket, so each bucket that gains later already counts it (see the
       // zero limit above)
-      assert.ok(values[0]! <= 0.1, `${agent} warm-up TTFT ${values[0]} s, not below 0.1 s`);
+      // What the expected quantiles need is that every warm-up sits at or below 0.5 s (under the
+      // bucket that holds the p90); 10 ms injected lands in the first bucket unless the
+      // machine is loaded, when a first turn's start-up cost can add a few hundred ms.
+      assert.ok(values[0]! <= 0.5, `${agent} warm-up TTFT ${values[0]} s, not below 0.5 s`);
     }
   });
 
@@ -308,7 +311,7 @@ describe('Prometheus scraping three workers', { timeout: 120_000 }, () => {
       'histogram_quantile(0.9, sum by (le) (lk_agents_llm_ttft_seconds_bucket))',
     );
     assert.ok(Math.abs(byCounters! - lifetime) < 1e-9, `lifetime p90 ${byCounters} vs ${lifetime}`);
-    // 30 values, 6 warm-ups below 0.1 s: rank 27 is 3 of 6 into (0.5, 0.75]
+    // 30 values, 6 warm-ups at most 0.5 s: rank 27 is 3 of 6 into (0.5, 0.75]
     assert.ok(Math.abs(lifetime - 0.625) < 1e-12);
   });
 

@@ -6,7 +6,8 @@
  *
  * Tolerances:
  * - Timer-injected delays (TTFT, TTFB, tool, STT delay): −2 ms (libuv fires timers up to ~1 ms
- *   early, the framework truncates ms) to +35 ms (timer lateness and first-turn JIT on 2 cores).
+ *   early, the framework truncates ms) to +60 ms (timer lateness and a process's first-turn JIT
+ *   on 2 cores: up to ~21 ms on a quiet machine, ~50 ms while another build loaded both cores).
  * - "User stopped speaking" is the VAD's end of speech, as in the framework's own e2eLatency:
  *   Silero's estimate trailed the last audible sample by 5–160 ms on these phrases (32 ms
  *   windows plus its hangover), so that anchor may lag the true end by −40…+250 ms. The test
@@ -31,7 +32,7 @@ import {
 import { speak } from '../support/speech.js';
 
 const BELOW_MS = 2;
-const ABOVE_MS = 35;
+const ABOVE_MS = 60;
 const VAD_LAG = [-40, 250] as const;
 
 function near(actual: number | null | undefined, injected: number, what: string): void {

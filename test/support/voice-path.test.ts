@@ -18,10 +18,11 @@ const COMPLETION_TOKENS = [9, 6];
  * Injected delays are realised by timers. libuv caches loop time at ms granularity, so a timer
  * can fire just under its delay, and the framework truncates its ms metrics: hence 2 ms below.
  * Above: timer lateness plus the first turn's one-off JIT and lazy-import cost, measured at up
- * to ~21 ms on a 2-core machine (later turns: <= 2 ms).
+ * to ~21 ms on a quiet 2-core machine (later turns: <= 2 ms) and ~50 ms while another build
+ * loaded both cores; a wrong field, unit or stage is off by far more.
  */
 const BELOW_MS = 2;
-const ABOVE_MS = 35;
+const ABOVE_MS = 60;
 
 /**
  * Silero reports end of speech when its speech probability falls under its deactivation
