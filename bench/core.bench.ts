@@ -22,10 +22,12 @@ import {
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
 import { Histogram, Registry } from 'prom-client';
-import { attachMetrics } from '../src/index.js';
+import { plugin as built } from './plugin.js';
 import type { HubBenchResult } from './hub-worker.js';
 import { replayingSession, turnsPerReplay } from './session-replay.js';
 import { turnLatency } from './turn-latency.js';
+
+const { attachMetrics } = built;
 
 const BASELINE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 2.5, 3.5, 5, 10];
 const BASELINE_LABELS = { provider: 'openai', model: 'gpt-4o', agent_name: 'support' };

@@ -4,9 +4,11 @@
  * recorded voice turns (bench/session-replay.ts) into attachMetrics: the plugin's whole path,
  * from session events to the samples its HubClient delivers. Driven over IPC (HubJobCommand).
  */
-import { attachMetrics, STAT_NAMES } from '../src/index.js';
+import { plugin } from './plugin.js';
 import type { SessionMetrics } from '../src/index.js';
 import { replayingSession } from './session-replay.js';
+
+const { attachMetrics, STAT_NAMES } = plugin;
 
 export type HubJobCommand =
   /** Record into one session as fast as this process can, for `ms`; then close it. */

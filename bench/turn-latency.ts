@@ -8,9 +8,11 @@
  * - turn: until the run is done (the whole answer and the framework's bookkeeping).
  */
 import { voice } from '@livekit/agents';
-import { attachMetrics } from '../src/index.js';
+import { plugin } from './plugin.js';
 import { ensureFrameworkLogger } from '../test/support/logging.js';
 import { ScriptedLLM } from '../test/support/scripted-llm.js';
+
+const { attachMetrics } = plugin;
 
 ensureFrameworkLogger();
 

@@ -147,9 +147,16 @@ export async function startMetricsServer(
   let renderErrors = 0;
   let peakSeen = 0;
   const state = (): ExpositionState => {
-    const store = new SeriesStore(o.layout);
-    store.merge(local.store.snapshot());
-    if (hub) store.merge(hub.totals.snapshot());
+    // A worker's main process usually runs no session itself: then the hub's totals are the
+    // whole answer and are rendered as they are, without a merged copy.
+    let store: SeriesStore;
+    if (hub && local.store.isEmpty) store = hub.totals;
+    else if (!hub || hub.totals.isEmpty) store = local.store;
+    else {
+      store = new SeriesStore(o.layout);
+      store.merge(local.store.snapshot());
+      store.merge(hub.totals.snapshot());
+    }
     const active = local.activeSessions + (hub?.activeSessions ?? 0);
     peakSeen = Math.max(peakSeen, active, local.peakSessions, hub?.peakSessions ?? 0);
     return { store, activeSessions: active, peakSessions: peakSeen, renderErrors };

@@ -151,6 +151,11 @@ export class SeriesStore {
     return { v: 1, layout: this.layout, histograms, counters };
   }
 
+  /** Whether nothing was recorded yet. */
+  get isEmpty(): boolean {
+    return this.histograms.size === 0 && this.counters.size === 0;
+  }
+
   histogramSeries(family: FamilyKey): Iterable<HistogramSeries> {
     return this.histograms.get(family)?.values() ?? [];
   }
