@@ -145,7 +145,11 @@ export class SessionMetrics {
   }
 
   private ingest(signal: Signal): void {
-    this.guard(signal.kind, () => this.core.ingest(signal));
+    try {
+      this.core.ingest(signal);
+    } catch (error) {
+      this.internalError(signal.kind, error);
+    }
     if (signal.kind === 'session_closed') {
       this.markSessionClosed();
       clearInterval(this.alertTimer);

@@ -38,9 +38,6 @@ interface FunctionNameStats {
   totalMs: number;
 }
 
-/** Alerts are re-evaluated at least this often while signals keep arriving. */
-const ALERT_EVAL_INTERVAL_MS = 1_000;
-
 const OTHER_FUNCTIONS = 'other';
 
 /**
@@ -58,7 +55,6 @@ export class MetricsCore {
   private turnCount = 0;
   private interruptedTurns = 0;
   private cancelledTurns = 0;
-  private lastAlertEval = -Infinity;
   /** Series with samples not yet seen by the alert rules. */
   private readonly dirty = new Set<StatName>();
   private errorsDirty = false;
@@ -93,12 +89,9 @@ export class MetricsCore {
   ingest(signal: Signal): void {
     this.ledger.handle(signal);
     this.tracker.handle(signal);
-    if (this.dirty.size > 0 || this.errorsDirty) {
-      const now = this.opts.now();
-      if (signal.kind === 'error' || now - this.lastAlertEval >= ALERT_EVAL_INTERVAL_MS) {
-        this.evaluateAlerts(now, true);
-      }
-    }
+    // Alerts are evaluated when a turn ends, at once on an error, and by the owner's periodic
+    // tick (evaluateAlerts) while the window slides.
+    if (signal.kind === 'error') this.evaluateAlerts(this.opts.now(), true);
   }
 
   countOddField(field: string): void {
@@ -128,7 +121,6 @@ export class MetricsCore {
    * whose series received samples since the last evaluation.
    */
   evaluateAlerts(now: number, onlyChanged = false): void {
-    this.lastAlertEval = now;
     const errorsChanged = this.errorsDirty;
     const changed = new Set(this.dirty);
     this.dirty.clear();

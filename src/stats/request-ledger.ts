@@ -135,10 +135,7 @@ export class RequestLedger {
         bucket.errors += 1;
       }
     }
-    this.listener(
-      component,
-      outcome,
-      provider && { provider: provider.provider, model: provider.model },
-    );
+    // the signal itself carries provider and model: no copy on the hot path
+    this.listener(component, outcome, provider);
   }
 }
