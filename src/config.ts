@@ -18,7 +18,7 @@ export interface ResolvedOptions {
 }
 
 /** Prometheus label names; `__`-prefixed names are reserved. */
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /** Labels the exporters set themselves, so a constant label must not take them. */
 export const RESERVED_LABELS = [
   'le',
@@ -34,7 +34,8 @@ const consoleLogger: MetricsLogger = {
   warn: (obj, msg) => console.warn('[livekit-agents-metrics]', msg ?? '', obj),
 };
 
-function integer(
+/** An optional integer option within [min, max], or its default; throws MetricsConfigError. */
+export function integerOption(
   value: unknown,
   option: string,
   fallback: number,
@@ -100,13 +101,19 @@ export function resolveOptions(options: AttachMetricsOptions = {}): ResolvedOpti
   return {
     labels: Object.freeze(resolveLabels(options.labels)),
     alertRules: resolveAlertRules(options.alerts),
-    alertWindowMs: integer(options.alertWindowMs, 'alertWindowMs', 300_000, 1_000, 86_400_000),
-    alertMinSamples: integer(options.alertMinSamples, 'alertMinSamples', 1, 1, 1_000_000),
-    alertMinRequests: integer(options.alertMinRequests, 'alertMinRequests', 5, 1, 1_000_000),
+    alertWindowMs: integerOption(
+      options.alertWindowMs,
+      'alertWindowMs',
+      300_000,
+      1_000,
+      86_400_000,
+    ),
+    alertMinSamples: integerOption(options.alertMinSamples, 'alertMinSamples', 1, 1, 1_000_000),
+    alertMinRequests: integerOption(options.alertMinRequests, 'alertMinRequests', 5, 1, 1_000_000),
     alertHysteresis: hysteresis,
-    maxTurns: integer(options.maxTurns, 'maxTurns', 50, 0, 100_000),
-    exactSamples: integer(options.exactSamples, 'exactSamples', 1024, 0, 1_000_000),
-    maxFunctionNames: integer(options.maxFunctionNames, 'maxFunctionNames', 50, 1, 10_000),
+    maxTurns: integerOption(options.maxTurns, 'maxTurns', 50, 0, 100_000),
+    exactSamples: integerOption(options.exactSamples, 'exactSamples', 1024, 0, 1_000_000),
+    maxFunctionNames: integerOption(options.maxFunctionNames, 'maxFunctionNames', 50, 1, 10_000),
     logger,
     now: options.now ?? Date.now,
     prometheus: options.prometheus ?? true,

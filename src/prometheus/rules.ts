@@ -6,6 +6,7 @@ import { type ResolvedRule, resolveAlertRules } from '../alerts/rules.js';
 import { MetricsConfigError } from '../errors.js';
 import type { AlertLevel, AlertRules, StatName } from '../types.js';
 import { toYaml } from '../util/yaml.js';
+import { LABEL_NAME, integerOption } from '../config.js';
 
 /** Options of {@link generatePrometheusRules}. */
 export interface PrometheusRulesOptions {
@@ -155,19 +156,6 @@ export function parsePromDuration(text: string): number | undefined {
   return DURATION_MS.reduce((sum, size, i) => sum + Number(m[i + 1] ?? 0) * size, 0);
 }
 
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-function validInteger(value: unknown, option: string, fallback: number, min: number, max: number) {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new MetricsConfigError(
-      option,
-      `expected an integer from ${min} to ${max}, got ${String(value)}`,
-    );
-  }
-  return value;
-}
-
 function validGroupBy(groupBy: unknown): string[] {
   if (groupBy === undefined) return [];
   if (!Array.isArray(groupBy)) {
@@ -223,8 +211,14 @@ function resolve(options: PrometheusRulesOptions): Resolved {
     throw new MetricsConfigError('options', 'expected an options object');
   }
   const rules = resolveAlertRules(options.alerts);
-  const windowMs = validInteger(options.alertWindowMs, 'alertWindowMs', 300_000, 1_000, 86_400_000);
-  const minRequests = validInteger(options.alertMinRequests, 'alertMinRequests', 5, 1, 1_000_000);
+  const windowMs = integerOption(
+    options.alertWindowMs,
+    'alertWindowMs',
+    300_000,
+    1_000,
+    86_400_000,
+  );
+  const minRequests = integerOption(options.alertMinRequests, 'alertMinRequests', 5, 1, 1_000_000);
   const forDuration = options.for ?? '2m';
   if (typeof forDuration !== 'string' || parsePromDuration(forDuration) === undefined) {
     throw new MetricsConfigError(
