@@ -11,8 +11,10 @@ import type { voice } from '@livekit/agents';
 const fixture = JSON.parse(
   readFileSync(new URL('../test/fixtures/sessions/voice-plain.json', import.meta.url), 'utf8'),
 ) as { events: Array<Record<string, any>> };
+// Session events as emitted, plus the recorded moments the speeches ended, which are replayed
+// through the speech handles' done callbacks where they happened (as the framework calls them).
 export const sessionEvents = fixture.events.filter(
-  (e) => e.type !== 'speech_item_added' && e.type !== 'speech_done' && e.type !== 'close',
+  (e) => e.type !== 'speech_item_added' && e.type !== 'close',
 );
 /** The recording holds this many turns; each replay emits all of them. */
 export const turnsPerReplay = sessionEvents.filter((e) => e.type === 'speech_created').length;
@@ -32,10 +34,10 @@ export function prepareReplay(n: number): Array<Record<string, any>> {
       const id = `${ev.speechHandle.id}-${n}`;
       copy.speechHandle = {
         id,
-        addDoneCallback: (cb: (h: unknown) => void) =>
-          queueMicrotask(() => cb({ id, interrupted: false })),
+        addDoneCallback: (cb: (h: unknown) => void) => doneCallbacks.set(id, cb),
       };
     }
+    if (ev.type === 'speech_done') copy.speechId = `${ev.speechId}-${n}`;
     return copy;
   });
 }

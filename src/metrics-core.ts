@@ -8,6 +8,7 @@ import { WindowedQuantile } from './stats/windowed-quantile.js';
 import { processSessions } from './stats/session-gauge.js';
 import { TurnTracker } from './turns/turn-tracker.js';
 import {
+  COMPONENTS,
   type AlertEvent,
   type BottleneckComponent,
   type Component,
@@ -57,7 +58,6 @@ export class MetricsCore {
   private cancelledTurns = 0;
   /** Series with samples not yet seen by the alert rules. */
   private readonly dirty = new Set<StatName>();
-  private errorsDirty = false;
   readonly health: PluginHealth = { odd_fields: {}, internal_errors: 0, dropped_samples: {} };
 
   constructor(
@@ -72,10 +72,7 @@ export class MetricsCore {
       );
     }
     this.alerts = new AlertEvaluator(opts.alertHysteresis);
-    this.ledger = new RequestLedger(opts.alertWindowMs, (component, outcome, provider) => {
-      this.errorsDirty = true;
-      listeners.request?.(component, outcome, provider);
-    });
+    this.ledger = new RequestLedger(opts.alertWindowMs, listeners.request);
     this.tracker = new TurnTracker({
       sample: (s) => this.addSample(s),
       turn: (t) => this.addTurn(t),
@@ -121,14 +118,12 @@ export class MetricsCore {
    * whose series received samples since the last evaluation.
    */
   evaluateAlerts(now: number, onlyChanged = false): void {
-    const errorsChanged = this.errorsDirty;
+    const changedComponents = this.ledger.takeChanged();
     const changed = new Set(this.dirty);
     this.dirty.clear();
-    this.errorsDirty = false;
     for (const rule of this.opts.alertRules) {
       if (rule.metric === 'error_rate') {
-        if (onlyChanged && !errorsChanged) continue;
-        for (const component of ['stt', 'llm', 'tts', 'function'] as const) {
+        for (const component of onlyChanged ? changedComponents : COMPONENTS) {
           const { requests, errors } = this.ledger.windowCounts(component, now);
           this.emitAlerts(
             this.alerts.observe(

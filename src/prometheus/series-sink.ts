@@ -26,13 +26,15 @@ export class FunctionNameCap {
 }
 
 const NO_LABELS: SeriesKey = seriesKey({});
+const MAX_CACHED_KEYS = 1_000;
 
 /**
  * Feeds one session's samples and request outcomes into a SeriesStore, with the session's
  * constant labels. Label sets are built once per distinct combination and cached.
  */
 export class SessionSeriesSink {
-  private readonly keys = new Map<string, SeriesKey>();
+  private readonly keys = new Map<FamilyKey, Map<string, Map<string, Map<string, SeriesKey>>>>();
+  private cached = 0;
 
   constructor(
     /** Where samples go now: a job process swaps its store for a fresh one at each delivery. */
@@ -87,16 +89,26 @@ export class SessionSeriesSink {
     this.store.inc('dropped_samples', this.key('dropped_samples', reason));
   }
 
-  /** The series for `family` with these label values, built once and then looked up. */
+  /** The series for `family` with these label values, built once and then looked up through
+   * nested maps, so a lookup hashes the (usually interned) label strings, not a new key. */
   private key(family: FamilyKey, a = '', b = '', c = ''): SeriesKey {
-    const cacheKey = family + '\u0002' + a + '\u0000' + b + '\u0000' + c;
-    let k = this.keys.get(cacheKey);
+    let byA = this.keys.get(family);
+    if (!byA) this.keys.set(family, (byA = new Map()));
+    let byB = byA.get(a);
+    if (!byB) byA.set(a, (byB = new Map()));
+    let byC = byB.get(b);
+    if (!byC) byB.set(b, (byC = new Map()));
+    let k = byC.get(c);
     if (!k) {
       const values = [a, b, c];
       const labels: Record<string, string> = { ...this.constLabels };
       FAMILIES[family].labelNames.forEach((name, i) => (labels[name] = values[i] ?? ''));
       k = seriesKey(labels);
-      if (this.keys.size < 1_000) this.keys.set(cacheKey, k);
+      // label values come from providers and tools: past the cap, build keys without caching
+      if (this.cached < MAX_CACHED_KEYS) {
+        byC.set(c, k);
+        this.cached += 1;
+      }
     }
     return k;
   }

@@ -44,6 +44,8 @@ export class RequestLedger {
   private readonly window: RollingWindow<WindowCounts>;
   private readonly failureTails: Record<'llm' | 'tts', number[]> = { llm: [], tts: [] };
   private sttReportsRequests = false;
+  /** Components whose window changed since `takeChanged()` was last called. */
+  private readonly changed = new Set<Component>();
 
   constructor(
     windowMs: number,
@@ -100,6 +102,13 @@ export class RequestLedger {
     return { ...c, error_rate: c.requests > 0 ? (c.errors / c.requests) * 100 : null };
   }
 
+  /** The components whose requests changed since the last call (for alert evaluation). */
+  takeChanged(): Component[] {
+    const list = [...this.changed];
+    this.changed.clear();
+    return list;
+  }
+
   /** Requests and errors of `component` within the rolling window. */
   windowCounts(component: Component, now: number): { requests: number; errors: number } {
     let requests = 0;
@@ -128,6 +137,7 @@ export class RequestLedger {
     else if (outcome === 'cancelled') c.cancelled += 1;
     else {
       c.requests += 1;
+      this.changed.add(component);
       const bucket = this.window.bucketAt(at)[component];
       bucket.requests += 1;
       if (outcome === 'error') {
