@@ -162,3 +162,31 @@ describe('startMetricsServer options', () => {
     );
   });
 });
+
+describe('the worker hub socket', () => {
+  it('is removed when the worker process exits without close()', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { existsSync } = await import('node:fs');
+    const script = `
+      const { startMetricsServer } = await import(${JSON.stringify(new URL('../../src/index.js', import.meta.url).href)});
+      await startMetricsServer({ port: 0, host: '127.0.0.1' });
+      const { path } = JSON.parse(process.env.LIVEKIT_AGENTS_METRICS_HUB);
+      const { existsSync } = await import('node:fs');
+      console.log(JSON.stringify({ path, existed: existsSync(path) }));
+      process.exit(0);
+    `;
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const { path, existed } = JSON.parse(out.trim().split('\n').pop()!) as {
+      path: string;
+      existed: boolean;
+    };
+    assert.equal(existed, true, 'the socket existed while the worker ran');
+    assert.equal(existsSync(path), false, `${path} is left behind`);
+  });
+});

@@ -47,6 +47,7 @@ export class HubServer {
   static async start(layout: BucketLayout, flushMs = 1_000): Promise<HubServer> {
     const path = join(tmpdir(), `lkam-${process.pid}-${randomUUID().slice(0, 8)}.sock`);
     const hub = new HubServer(layout, path, flushMs);
+    process.once('exit', hub.removeSocketFile);
     await new Promise<void>((resolve, reject) => {
       hub.server.once('error', reject);
       hub.server.listen(path, () => {
@@ -76,8 +77,14 @@ export class HubServer {
   async close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    rmSync(this.address.path, { force: true });
+    process.off('exit', this.removeSocketFile);
+    this.removeSocketFile();
   }
+
+  /** A worker that exits without close() still leaves no socket file behind. */
+  private readonly removeSocketFile = (): void => {
+    rmSync(this.address.path, { force: true });
+  };
 
   private onConnection(socket: Socket): void {
     socket.setEncoding('utf8');

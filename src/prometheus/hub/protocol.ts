@@ -93,7 +93,7 @@ export class FrameReader {
       try {
         frame = JSON.parse(line);
       } catch {
-        continue; // a garbled frame is skipped; the peer's next frame is still read
+        frame = undefined; // a garbled frame is refused (and counted) as one; the next is read
       }
       this.onFrame(frame);
     }
