@@ -157,7 +157,14 @@ export class MetricsCore {
   }
 
   summary(): MetricsSummary {
-    const ledger = (c: Component) => this.ledger.snapshot(c);
+    // each series' stats and each component's counts are computed once per snapshot
+    const stats = new Map(STAT_NAMES.map((name) => [name, this.stats(name)]));
+    const stat = (name: StatName) => stats.get(name)!;
+    const requests = (c: Component) => this.ledger.snapshot(c);
+    const stt = requests('stt');
+    const llm = requests('llm');
+    const tts = requests('tts');
+    const fn = requests('function');
     const byName: MetricsSummary['function']['by_name'] = {};
     for (const [name, s] of this.byFunction) {
       byName[name] = {
@@ -173,37 +180,29 @@ export class MetricsCore {
       turns: this.turnCount,
       interrupted_turns: this.interruptedTurns,
       cancelled_turns: this.cancelledTurns,
-      stt: {
-        latency: this.stats('stt_latency'),
-        error_rate: this.errorRate('stt'),
-        requests: ledger('stt'),
-      },
+      stt: { latency: stat('stt_latency'), error_rate: stt.error_rate, requests: stt },
       llm: {
-        ttft: this.stats('ttft'),
-        ttlt: this.stats('ttlt'),
-        token_rate: this.stats('tokens_per_sec'),
-        error_rate: this.errorRate('llm'),
-        requests: ledger('llm'),
+        ttft: stat('ttft'),
+        ttlt: stat('ttlt'),
+        token_rate: stat('tokens_per_sec'),
+        error_rate: llm.error_rate,
+        requests: llm,
       },
-      tts: {
-        latency: this.stats('tts_latency'),
-        error_rate: this.errorRate('tts'),
-        requests: ledger('tts'),
-      },
+      tts: { latency: stat('tts_latency'), error_rate: tts.error_rate, requests: tts },
       function: {
-        execution: this.stats('function_execution'),
-        error_rate: this.errorRate('function'),
-        requests: ledger('function'),
+        execution: stat('function_execution'),
+        error_rate: fn.error_rate,
+        requests: fn,
         by_name: byName,
       },
-      e2e: { latency: this.stats('e2e_latency') },
+      e2e: { latency: stat('e2e_latency') },
       concurrency: {
         active_sessions: processSessions.active,
         peak_sessions: processSessions.peak,
         active_tools: this.tracker.activeTools,
         peak_tools: this.tracker.peakTools,
       },
-      bottleneck: this.bottleneck() ?? null,
+      bottleneck: findBottleneck(stat) ?? null,
       alerts: this.alerts.list(),
       health: structuredClone(this.health),
     };

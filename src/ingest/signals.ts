@@ -78,5 +78,3 @@ export type Signal =
       e2eLatencyMs?: number;
     }
   | { kind: 'session_closed'; at: number };
-
-export type SignalKind = Signal['kind'];

@@ -157,6 +157,3 @@ export const STAT_FAMILY: Readonly<Record<StatName, FamilyKey>> = {
   e2e_latency: 'e2e_latency',
   tokens_per_sec: 'tokens_per_sec',
 };
-
-/** Families the worker hub keeps per job and drops when the job ends (the rest are summed). */
-export const PER_PROCESS_GAUGES: readonly FamilyKey[] = ['active_sessions', 'peak_sessions'];

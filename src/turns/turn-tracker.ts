@@ -66,10 +66,6 @@ export class TurnTracker {
     return this.runningTools.size;
   }
 
-  get openTurns(): number {
-    return this.open.size;
-  }
-
   handle(signal: Signal): void {
     switch (signal.kind) {
       case 'speech_created':

@@ -15,7 +15,6 @@ import {
 
 interface JobState {
   activeSessions: number;
-  lastSeq: number;
   socket: Socket;
 }
 
@@ -145,7 +144,7 @@ export class HubServer {
         this.lastSeqByJob.delete(this.lastSeqByJob.keys().next().value!);
       }
     }
-    this.jobs.set(job, { activeSessions, lastSeq: Math.max(seq, last), socket });
+    this.jobs.set(job, { activeSessions, socket });
     const active = this.activeSessions;
     if (active > this.peak) this.peak = active;
     this.acknowledge(socket, seq);
