@@ -6,6 +6,7 @@ import type { Signal } from './ingest/signals.js';
 import { MetricsCore } from './metrics-core.js';
 import { processExporter } from './prometheus/process-exporter.js';
 import type { SessionSeriesSink } from './prometheus/series-sink.js';
+import { RoomPublisher } from './publish/room-publisher.js';
 import { processSessions } from './stats/session-gauge.js';
 import type {
   AttachMetricsOptions,
@@ -38,6 +39,7 @@ export class SessionMetrics {
   private readonly listener: SessionListener;
   private readonly alertTimer: ReturnType<typeof setInterval>;
   private readonly series: SessionSeriesSink | undefined;
+  private readonly publisher: RoomPublisher | undefined;
   private sessionOpen = true;
   private closed = false;
 
@@ -57,8 +59,14 @@ export class SessionMetrics {
     const series = opts.prometheus ? processExporter().sinkFor(opts.labels) : undefined;
     this.series = series;
     this.core = new MetricsCore(opts, {
-      turn: (t) => this.listeners.emit('turn', t),
-      alert: (a) => this.listeners.emit('alert', a),
+      turn: (t) => {
+        this.publisher?.turn(t);
+        this.listeners.emit('turn', t);
+      },
+      alert: (a) => {
+        this.publisher?.alert(a);
+        this.listeners.emit('alert', a);
+      },
       sample: (s) => {
         series?.sample(s);
         if (this.listeners.has('sample')) this.listeners.emit('sample', s);
@@ -69,6 +77,7 @@ export class SessionMetrics {
       dropped: series && ((reason) => series.dropped(reason)),
     });
     processSessions.opened();
+    this.publisher = opts.publish && this.startPublisher(opts);
     if (series && processExporter().deliversToHub) this.drainAtJobShutdown();
     this.listener = new SessionListener(session, {
       signal: (s) => this.ingest(s),
@@ -131,8 +140,28 @@ export class SessionMetrics {
     clearInterval(this.alertTimer);
     this.listener.detach();
     this.markSessionClosed();
+    this.guard('publish_final', () => this.publisher?.finish());
     this.listeners.clear();
     if (attached.get(this.session) === this) attached.delete(this.session);
+  }
+
+  private startPublisher(opts: ResolvedOptions): RoomPublisher | undefined {
+    try {
+      return new RoomPublisher(opts.publish!, {
+        summary: () => this.core.summary(),
+        now: opts.now,
+        logOnce: this.logOnce,
+        sent: this.series && ((type) => this.series!.messageSent(type)),
+        dropped: (reason) => {
+          const dropped = this.core.health.dropped_messages;
+          dropped[reason] = (dropped[reason] ?? 0) + 1;
+          this.series?.messageDropped(reason);
+        },
+      });
+    } catch (error) {
+      this.internalError('publisher_start', error);
+      return undefined;
+    }
   }
 
   /** In a job process, the job's last turns reach the worker's hub before the process exits. */
@@ -152,6 +181,7 @@ export class SessionMetrics {
     }
     if (signal.kind === 'session_closed') {
       this.markSessionClosed();
+      this.guard('publish_final', () => this.publisher?.finish());
       clearInterval(this.alertTimer);
     }
   }

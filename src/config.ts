@@ -1,6 +1,7 @@
 import { type ResolvedRule, resolveAlertRules } from './alerts/rules.js';
 import { MetricsConfigError } from './errors.js';
-import type { AttachMetricsOptions, MetricsLogger } from './types.js';
+import type { AttachMetricsOptions, MetricsLogger, MetricsRoom } from './types.js';
+import { DEFAULT_TOPIC } from './wire/messages.js';
 
 export interface ResolvedOptions {
   labels: Readonly<Record<string, string>>;
@@ -15,6 +16,15 @@ export interface ResolvedOptions {
   logger: MetricsLogger;
   now: () => number;
   prometheus: boolean;
+  /** Where and how to publish over the data channel; absent when not publishing. */
+  publish: ResolvedPublishOptions | undefined;
+}
+
+export interface ResolvedPublishOptions {
+  room: MetricsRoom;
+  topic: string;
+  intervalMs: number;
+  destinationIdentities: string[] | undefined;
 }
 
 /** Prometheus label names; `__`-prefixed names are reserved. */
@@ -117,5 +127,61 @@ export function resolveOptions(options: AttachMetricsOptions = {}): ResolvedOpti
     logger,
     now: options.now ?? Date.now,
     prometheus: options.prometheus ?? true,
+    publish: resolvePublish(options),
+  };
+}
+
+function resolvePublish(options: AttachMetricsOptions): ResolvedPublishOptions | undefined {
+  const { room, publish } = options;
+  if (publish === false) return undefined;
+  if (publish !== undefined && (typeof publish !== 'object' || publish === null)) {
+    throw new MetricsConfigError('publish', 'expected an options object or false');
+  }
+  if (room === undefined) {
+    if (publish === undefined) return undefined;
+    throw new MetricsConfigError(
+      'publish',
+      "publishing needs the job's room: pass `room: ctx.room` (or remove `publish`)",
+    );
+  }
+  const candidate = room as Partial<MetricsRoom> | null;
+  if (
+    !candidate ||
+    typeof candidate.on !== 'function' ||
+    typeof candidate.off !== 'function' ||
+    !('isConnected' in candidate)
+  ) {
+    throw new MetricsConfigError('room', "expected the job's @livekit/rtc-node Room (ctx.room)");
+  }
+  const topic = publish?.topic ?? DEFAULT_TOPIC;
+  if (typeof topic !== 'string' || topic.length === 0 || topic.length > 128) {
+    throw new MetricsConfigError(
+      'publish.topic',
+      'expected a non-empty string of at most 128 characters',
+    );
+  }
+  if (topic.startsWith('lk.')) {
+    throw new MetricsConfigError(
+      'publish.topic',
+      `"${topic}" starts with "lk.", which LiveKit reserves for its own topics; choose another`,
+    );
+  }
+  const destinations = publish?.destinationIdentities;
+  if (
+    destinations !== undefined &&
+    (!Array.isArray(destinations) ||
+      destinations.length === 0 ||
+      destinations.some((d) => typeof d !== 'string' || d.length === 0))
+  ) {
+    throw new MetricsConfigError(
+      'publish.destinationIdentities',
+      'expected a non-empty array of participant identities (omit it to send to everyone)',
+    );
+  }
+  return {
+    room: room,
+    topic,
+    intervalMs: integerOption(publish?.intervalMs, 'publish.intervalMs', 2_000, 100, 600_000),
+    destinationIdentities: destinations && [...destinations],
   };
 }

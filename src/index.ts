@@ -16,6 +16,25 @@ export {
   type BucketLayout,
 } from './prometheus/metric-families.js';
 export { COMPONENTS, STAT_NAMES } from './types.js';
+export {
+  DEFAULT_TOPIC,
+  MAX_MESSAGE_BYTES,
+  WIRE_VERSION,
+  summaryRpcMethod,
+} from './wire/messages.js';
+export type {
+  AlertMessage,
+  MetricsMessage,
+  MetricsMessageType,
+  SummaryMessage,
+  TurnMessage,
+} from './wire/messages.js';
+export { decodeMessage } from './wire/decode.js';
+export {
+  MetricsFeed,
+  type AgentMetricsState,
+  type MetricsFeedOptions,
+} from './view/metrics-feed.js';
 export type {
   ActiveAlert,
   AlertEvent,
@@ -29,9 +48,12 @@ export type {
   ComponentRequests,
   ConcurrencySnapshot,
   MetricSample,
+  MetricsLocalParticipant,
   MetricsLogger,
+  MetricsRoom,
   MetricsSummary,
   PluginHealth,
+  PublishOptions,
   SessionMetricsEvents,
   StatName,
   Stats,

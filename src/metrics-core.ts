@@ -58,7 +58,12 @@ export class MetricsCore {
   private cancelledTurns = 0;
   /** Series with samples not yet seen by the alert rules. */
   private readonly dirty = new Set<StatName>();
-  readonly health: PluginHealth = { odd_fields: {}, internal_errors: 0, dropped_samples: {} };
+  readonly health: PluginHealth = {
+    odd_fields: {},
+    internal_errors: 0,
+    dropped_samples: {},
+    dropped_messages: {},
+  };
 
   constructor(
     private readonly opts: ResolvedOptions,

@@ -157,6 +157,9 @@ export interface PluginHealth {
   internal_errors: number;
   /** Samples dropped (e.g. negative or non-finite values), by reason. */
   dropped_samples: Record<string, number>;
+  /** Data-channel messages not delivered, by reason: `not_connected` (the room was not
+   * connected), `publish_failed` (the room refused it), `too_large` (could not be made to fit). */
+  dropped_messages: Record<string, number>;
 }
 
 /** JSON-serializable snapshot returned by `summary()`. Numbers are ms unless named otherwise. */
@@ -249,4 +252,45 @@ export interface AttachMetricsOptions {
   /** Record into this process's Prometheus series (served by `startMetricsServer` here, or
    * delivered to the worker's hub from a job process). Default: `true`. */
   prometheus?: boolean;
+  /** The job's room (`ctx.room`, an `@livekit/rtc-node` Room). With it, the session's summaries,
+   * turns and alerts are published to the room's participants over the data channel (see
+   * `publish`). Default: none (nothing is published). */
+  room?: MetricsRoom;
+  /** How to publish to `room`, or `false` not to publish. Default: `{}` (every default below). */
+  publish?: PublishOptions | false;
+}
+
+/** Data-channel publishing options (see `AttachMetricsOptions.publish`). */
+export interface PublishOptions {
+  /** Data topic. Must not start with `lk.` (LiveKit's own topics). Default: `'agent-metrics'`. */
+  topic?: string;
+  /** Shortest time between two `summary` messages, in ms; a summary is only sent when it changed.
+   * From 100 to 600000. Default: `2000`. */
+  intervalMs?: number;
+  /** Identities of the participants to send to. Default: every participant in the room. */
+  destinationIdentities?: string[];
+}
+
+/** The parts of an `@livekit/rtc-node` Room the publisher uses (the job's `ctx.room` fits). */
+export interface MetricsRoom {
+  readonly isConnected: boolean;
+  readonly name: string | undefined;
+  readonly localParticipant?: MetricsLocalParticipant | undefined;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each event has its own arguments
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  off(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+/** The parts of an `@livekit/rtc-node` LocalParticipant the publisher uses. */
+export interface MetricsLocalParticipant {
+  publishData(
+    data: Uint8Array,
+    options: { reliable?: boolean; topic?: string; destination_identities?: string[] },
+  ): Promise<void>;
+  registerRpcMethod?(
+    method: string,
+    handler: (data: { callerIdentity: string; payload: string }) => Promise<string>,
+  ): void;
+  unregisterRpcMethod?(method: string): void;
 }

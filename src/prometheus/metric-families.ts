@@ -107,6 +107,18 @@ export const FAMILIES = {
     type: 'gauge',
     labelNames: [],
   },
+  data_messages: {
+    name: 'lk_agents_data_messages_total',
+    help: 'Metrics messages handed to the room for its participants (data channel), by type.',
+    type: 'counter',
+    labelNames: ['type'],
+  },
+  dropped_messages: {
+    name: 'lk_agents_plugin_dropped_messages_total',
+    help: 'Metrics messages for the room that were not delivered, by reason.',
+    type: 'counter',
+    labelNames: ['reason'],
+  },
   dropped_samples: {
     name: 'lk_agents_plugin_dropped_samples_total',
     help: 'Samples the plugin dropped, by reason.',

@@ -89,6 +89,14 @@ export class SessionSeriesSink {
     this.store.inc('dropped_samples', this.key('dropped_samples', reason));
   }
 
+  messageSent(type: string): void {
+    this.store.inc('data_messages', this.key('data_messages', type));
+  }
+
+  messageDropped(reason: string): void {
+    this.store.inc('dropped_messages', this.key('dropped_messages', reason));
+  }
+
   /** The series for `family` with these label values, built once and then looked up through
    * nested maps, so a lookup hashes the (usually interned) label strings, not a new key. */
   private key(family: FamilyKey, a = '', b = '', c = ''): SeriesKey {

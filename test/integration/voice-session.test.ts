@@ -174,7 +174,12 @@ describe('attachMetrics on the voice path', () => {
       [s.stt.error_rate, s.llm.error_rate, s.tts.error_rate, s.function.error_rate],
       [0, 0, 0, 0],
     );
-    assert.deepEqual(s.health, { odd_fields: {}, internal_errors: 0, dropped_samples: {} });
+    assert.deepEqual(s.health, {
+      odd_fields: {},
+      internal_errors: 0,
+      dropped_samples: {},
+      dropped_messages: {},
+    });
     await metrics.close();
   });
 

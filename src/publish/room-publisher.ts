@@ -1,0 +1,234 @@
+/**
+ * The data-channel sink: publishes a session's summaries, turns and alerts to the participants of
+ * the job's room (see `src/wire/messages.ts` for the format). It never throws into the agent: a
+ * message that cannot be sent is counted by reason (and logged once), and a summary that could not
+ * go out is sent when the room is connected again.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ResolvedPublishOptions } from '../config.js';
+import type {
+  AlertEvent,
+  MetricsLocalParticipant,
+  MetricsRoom,
+  MetricsSummary,
+  TurnTimeline,
+} from '../types.js';
+import type { LogOnce } from '../util/log-once.js';
+import { encodeMessage } from '../wire/encode.js';
+import {
+  type MetricsMessage,
+  type MetricsMessageType,
+  summaryRpcMethod,
+} from '../wire/messages.js';
+
+/** Why a message was not delivered (the `reason` of `dropped_messages`). */
+export type DropReason = 'not_connected' | 'publish_failed' | 'too_large';
+
+export interface PublisherDeps {
+  summary(): MetricsSummary;
+  now(): number;
+  logOnce: LogOnce;
+  sent?(type: MetricsMessageType): void;
+  dropped(reason: DropReason): void;
+}
+
+/** A joining participant gets the current summary this long after it joined: its data channel
+ * is usually not open yet when the server announces it. (It can also ask at once, by RPC.) */
+const JOIN_RESEND_DELAY_MS = 1_000;
+
+const textDecoder = new TextDecoder();
+
+export class RoomPublisher {
+  private readonly room: MetricsRoom;
+  private readonly session = randomBytes(6).toString('hex');
+  private seq = 0;
+  /** The last summary sent, without its timestamps: a summary goes out only when it differs. */
+  private sentFingerprint = '';
+  private lastSummaryAt = -Infinity;
+  private summaryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly tick: ReturnType<typeof setInterval>;
+  private readonly joinTimers = new Set<ReturnType<typeof setTimeout>>();
+  private rpcParticipant: MetricsLocalParticipant | undefined;
+  private finished = false;
+
+  constructor(
+    private readonly opts: ResolvedPublishOptions,
+    private readonly deps: PublisherDeps,
+  ) {
+    this.room = opts.room;
+    this.room.on('connectionStateChanged', this.onConnectionChange);
+    this.room.on('reconnected', this.onConnectionChange);
+    this.room.on('participantConnected', this.onParticipantConnected);
+    // Changes that no event announces (e.g. a failed STT request) go out on this tick.
+    this.tick = setInterval(() => this.summarySoon(), opts.intervalMs);
+    this.tick.unref?.();
+    if (this.room.isConnected) this.onConnectionChange();
+  }
+
+  /** A turn completed: publish its timeline now, and the new summary within the interval. */
+  turn(turn: TurnTimeline): void {
+    if (this.finished) return;
+    this.publish({ ...this.base(), type: 'turn', turn });
+    this.summarySoon();
+  }
+
+  /** An alert was raised or cleared. */
+  alert(alert: AlertEvent): void {
+    if (this.finished) return;
+    this.publish({ ...this.base(), type: 'alert', alert });
+    this.summarySoon();
+  }
+
+  /** The session closed: publish the final summary and stop. Idempotent. */
+  finish(): void {
+    if (this.finished) return;
+    this.publish({ ...this.base(), type: 'summary', final: true, summary: this.deps.summary() });
+    this.finished = true;
+    clearInterval(this.tick);
+    clearTimeout(this.summaryTimer);
+    for (const timer of this.joinTimers) clearTimeout(timer);
+    this.joinTimers.clear();
+    this.room.off('connectionStateChanged', this.onConnectionChange);
+    this.room.off('reconnected', this.onConnectionChange);
+    this.room.off('participantConnected', this.onParticipantConnected);
+    this.guard('rpc_unregister', () =>
+      this.rpcParticipant?.unregisterRpcMethod?.(summaryRpcMethod(this.opts.topic)),
+    );
+  }
+
+  /** Sends the summary now if it changed and the interval has passed, or schedules it. */
+  private summarySoon(): void {
+    if (this.finished || this.summaryTimer) return;
+    const wait = this.lastSummaryAt + this.opts.intervalMs - this.deps.now();
+    if (wait <= 0) {
+      this.sendSummaryIfChanged();
+      return;
+    }
+    this.summaryTimer = setTimeout(() => {
+      this.summaryTimer = undefined;
+      this.sendSummaryIfChanged();
+    }, wait);
+    this.summaryTimer.unref?.();
+  }
+
+  private sendSummaryIfChanged(): void {
+    // A summary that cannot go out now is not lost: it goes once the room is connected again.
+    if (this.finished || !this.room.isConnected) return;
+    this.guard('summary', () => {
+      const summary = this.deps.summary();
+      const fingerprint = JSON.stringify({ ...summary, at: 0 });
+      if (fingerprint === this.sentFingerprint) return;
+      this.lastSummaryAt = this.deps.now();
+      if (this.publish({ ...this.base(), type: 'summary', final: false, summary })) {
+        this.sentFingerprint = fingerprint;
+      }
+    });
+  }
+
+  private readonly onConnectionChange = (): void => {
+    if (this.finished || !this.room.isConnected) return;
+    this.guard('rpc_register', () => this.registerRpc());
+    this.sentFingerprint = ''; // receivers may have missed what was sent before the drop
+    this.summarySoon();
+  };
+
+  private readonly onParticipantConnected = (participant?: { identity?: string }): void => {
+    const identity = participant?.identity;
+    if (this.finished || !identity || !this.isRecipient(identity)) return;
+    const timer = setTimeout(() => {
+      this.joinTimers.delete(timer);
+      if (this.finished || !this.room.isConnected) return;
+      this.guard('join_summary', () =>
+        this.publish(
+          { ...this.base(), type: 'summary', final: false, summary: this.deps.summary() },
+          [identity],
+        ),
+      );
+    }, JOIN_RESEND_DELAY_MS);
+    timer.unref?.();
+    this.joinTimers.add(timer);
+  };
+
+  /** Answers the summary RPC, so a late joiner or a hidden observer gets the state at once. */
+  private registerRpc(): void {
+    const participant = this.room.localParticipant;
+    if (!participant?.registerRpcMethod || participant === this.rpcParticipant) return;
+    participant.registerRpcMethod(summaryRpcMethod(this.opts.topic), async ({ callerIdentity }) => {
+      if (!this.isRecipient(callerIdentity)) throw new Error('not a recipient of these metrics');
+      const bytes = encodeMessage({
+        ...this.base(),
+        type: 'summary',
+        final: this.finished,
+        summary: this.deps.summary(),
+      });
+      if (!bytes) throw new Error('summary too large');
+      return textDecoder.decode(bytes);
+    });
+    this.rpcParticipant = participant;
+  }
+
+  private isRecipient(identity: string): boolean {
+    const only = this.opts.destinationIdentities;
+    return !only || only.includes(identity);
+  }
+
+  private base() {
+    this.seq += 1;
+    return {
+      v: 1 as const,
+      session: this.session,
+      seq: this.seq,
+      at: this.deps.now(),
+      room: this.room.name ?? '',
+    };
+  }
+
+  /** Encodes and sends one message; `false` when it was dropped (and counted). */
+  private publish(message: MetricsMessage, to = this.opts.destinationIdentities): boolean {
+    const participant = this.room.localParticipant;
+    if (!this.room.isConnected || !participant) {
+      this.drop('not_connected', message.type);
+      return false;
+    }
+    const bytes = encodeMessage(message);
+    if (!bytes) {
+      this.drop('too_large', message.type);
+      return false;
+    }
+    try {
+      participant
+        .publishData(bytes, {
+          reliable: true,
+          topic: this.opts.topic,
+          ...(to ? { destination_identities: to } : {}),
+        })
+        .catch((error: unknown) => this.drop('publish_failed', message.type, error));
+    } catch (error) {
+      this.drop('publish_failed', message.type, error);
+      return false;
+    }
+    this.deps.sent?.(message.type);
+    return true;
+  }
+
+  private drop(reason: DropReason, type: MetricsMessageType, error?: unknown): void {
+    this.deps.dropped(reason);
+    this.deps.logOnce.warn(
+      `publish:${reason}`,
+      { reason, type, ...(error === undefined ? {} : { error: String(error) }) },
+      'a metrics message for the room was not delivered; the agent is unaffected',
+    );
+  }
+
+  private guard(where: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.deps.logOnce.warn(
+        `publish_internal:${where}`,
+        { where, error: String(error) },
+        'publishing metrics to the room failed; the agent is unaffected',
+      );
+    }
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Serializes outgoing messages and keeps each under the reliable-packet limit by shedding detail
+ * in a fixed order (least useful to an in-room viewer first). A message never fails for its size:
+ * what was dropped is listed in its `shed` field.
+ */
+import type { MetricsSummary, Stats, TurnTimeline } from '../types.js';
+import {
+  MAX_MESSAGE_BYTES,
+  type MetricsMessage,
+  type SummaryMessage,
+  type TurnMessage,
+} from './messages.js';
+
+/** Longest tool name, label value or room name a message carries; longer ones are cut. */
+export const MAX_STRING_LENGTH = 128;
+
+const encoder = new TextEncoder();
+
+interface ShedStep<M> {
+  what: string;
+  apply(message: M): M;
+}
+
+/** UTF-8 JSON of the message, at most `maxBytes` long; `undefined` only if even the leanest form
+ * does not fit (impossible at the default limit). */
+export function encodeMessage(
+  message: MetricsMessage,
+  maxBytes: number = MAX_MESSAGE_BYTES,
+): Uint8Array | undefined {
+  switch (message.type) {
+    case 'summary':
+      return fit(message, SUMMARY_STEPS, maxBytes);
+    case 'turn':
+      return fit({ ...message, turn: capTurnStrings(message.turn) }, TURN_STEPS, maxBytes);
+    case 'alert':
+      return fit(message, [], maxBytes);
+  }
+}
+
+/** Cuts a string to {@link MAX_STRING_LENGTH} characters. */
+export function capString(value: string): string {
+  return value.length > MAX_STRING_LENGTH ? value.slice(0, MAX_STRING_LENGTH - 1) + '…' : value;
+}
+
+function fit<M extends MetricsMessage>(
+  message: M,
+  steps: readonly ShedStep<M>[],
+  maxBytes: number,
+): Uint8Array | undefined {
+  let current = message;
+  let bytes = encoder.encode(JSON.stringify(current));
+  for (const step of steps) {
+    if (bytes.length <= maxBytes) return bytes;
+    current = { ...step.apply(current), shed: [...(current.shed ?? []), step.what] };
+    bytes = encoder.encode(JSON.stringify(current));
+  }
+  return bytes.length <= maxBytes ? bytes : undefined;
+}
+
+function withSummary(
+  message: SummaryMessage,
+  change: (summary: MetricsSummary) => Partial<MetricsSummary>,
+): SummaryMessage {
+  return { ...message, summary: { ...message.summary, ...change(message.summary) } };
+}
+
+function topFunctionNames(summary: MetricsSummary, keep: number): Partial<MetricsSummary> {
+  const byName = Object.entries(summary.function.by_name)
+    .sort(([, a], [, b]) => b.count - a.count)
+    .slice(0, keep)
+    .map(([name, entry]) => [capString(name), entry] as const);
+  return { function: { ...summary.function, by_name: Object.fromEntries(byName) } };
+}
+
+/** p50 and p90 are what the overlay shows; the rest of a distribution goes first. */
+function leanStats(stats: Stats): Stats {
+  return { ...stats, min: null, max: null, p95: null, p99: null };
+}
+
+const SUMMARY_STEPS: readonly ShedStep<SummaryMessage>[] = [
+  {
+    what: 'health',
+    apply: (m) =>
+      withSummary(m, (s) => ({
+        health: {
+          odd_fields: {},
+          dropped_samples: {},
+          dropped_messages: {},
+          internal_errors: s.health.internal_errors,
+        },
+      })),
+  },
+  { what: 'function.by_name', apply: (m) => withSummary(m, (s) => topFunctionNames(s, 10)) },
+  { what: 'function.by_name', apply: (m) => withSummary(m, (s) => topFunctionNames(s, 0)) },
+  {
+    what: 'labels',
+    apply: (m) =>
+      withSummary(m, (s) => ({
+        labels: Object.fromEntries(
+          Object.entries(s.labels).map(([k, v]) => [capString(k), capString(v)]),
+        ),
+      })),
+  },
+  { what: 'labels', apply: (m) => withSummary(m, () => ({ labels: {} })) },
+  { what: 'alerts', apply: (m) => withSummary(m, (s) => ({ alerts: s.alerts.slice(0, 4) })) },
+  {
+    what: 'stats',
+    apply: (m) =>
+      withSummary(m, (s) => ({
+        stt: { ...s.stt, latency: leanStats(s.stt.latency) },
+        llm: {
+          ...s.llm,
+          ttft: leanStats(s.llm.ttft),
+          ttlt: leanStats(s.llm.ttlt),
+          token_rate: leanStats(s.llm.token_rate),
+        },
+        tts: { ...s.tts, latency: leanStats(s.tts.latency) },
+        function: { ...s.function, execution: leanStats(s.function.execution) },
+        e2e: { latency: leanStats(s.e2e.latency) },
+      })),
+  },
+  { what: 'room', apply: (m) => ({ ...m, room: capString(m.room) }) },
+];
+
+function capTurnStrings(turn: TurnTimeline): TurnTimeline {
+  const long =
+    turn.id.length > MAX_STRING_LENGTH ||
+    turn.stages.some((s) => (s.name?.length ?? 0) > MAX_STRING_LENGTH);
+  if (!long) return turn;
+  return {
+    ...turn,
+    id: capString(turn.id),
+    stages: turn.stages.map((s) => (s.name === undefined ? s : { ...s, name: capString(s.name) })),
+  };
+}
+
+/** Keeps every pipeline stage and the first `keep` tool stages. */
+function keepToolStages(turn: TurnTimeline, keep: number): TurnTimeline {
+  let tools = 0;
+  return {
+    ...turn,
+    stages: turn.stages.filter((s) => s.stage !== 'function' || ++tools <= keep),
+  };
+}
+
+const TURN_STEPS: readonly ShedStep<TurnMessage>[] = [
+  { what: 'turn.stages', apply: (m) => ({ ...m, turn: keepToolStages(m.turn, 16) }) },
+  { what: 'turn.stages', apply: (m) => ({ ...m, turn: keepToolStages(m.turn, 0) }) },
+  { what: 'room', apply: (m) => ({ ...m, room: capString(m.room) }) },
+];
