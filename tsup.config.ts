@@ -1,13 +1,38 @@
-import { defineConfig } from 'tsup';
+import { rmSync } from 'node:fs';
+import { defineConfig, type Options } from 'tsup';
 
-export default defineConfig({
+const node: Options = {
   // `cli` is the package's binary (dist/cli.js, `bin` in package.json); its shebang is kept.
   entry: { index: 'src/index.ts', cli: 'src/cli.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
-  clean: true,
   target: 'node20',
-  // The framework and its native bindings are the host's: never bundle them.
-  external: ['@livekit/agents', '@livekit/rtc-node', 'prom-client'],
+  // The framework, its native bindings and its server SDK (watch mints tokens with it) are the
+  // host's: never bundle them.
+  external: ['@livekit/agents', '@livekit/rtc-node', 'livekit-server-sdk', 'prom-client'],
+};
+
+/** `livekit-agents-metrics/overlay` and `/overlay/react`: browser code, checked by
+ * tsconfig.browser.json. Each entry is self-contained (no shared chunk) so its size is its own. */
+const browser: Options = {
+  entry: { index: 'src/overlay/index.ts', react: 'src/overlay/react.ts' },
+  outDir: 'dist/overlay',
+  format: ['esm', 'cjs'],
+  dts: true,
+  sourcemap: true,
+  platform: 'browser',
+  target: 'es2020',
+  minify: true,
+  splitting: false,
+  tsconfig: 'tsconfig.browser.json',
+  // The app brings its own React and livekit-client (the overlay only uses them by type).
+  external: ['react', 'livekit-client'],
+};
+
+export default defineConfig((cli) => {
+  // The two builds run in parallel, so neither may clean: tsup's clean of `dist` would race the
+  // other build's files (its declaration pass deletes every .d.ts under its outDir). Clean once here.
+  if (!cli.watch && cli.outDir === undefined) rmSync('dist', { recursive: true, force: true });
+  return [node, browser];
 });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every test: a typecheck, then each test/**/*.test.ts file under Node's test runner
+// Runs every test: the typechecks, then each test/**/*.test.ts file under Node's test runner
 // (through tsx, so the TypeScript sources are tested as they are).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -24,9 +24,12 @@ if (files.length === 0) {
 
 const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit', env: process.env }).status ?? 1;
 
-if (only.length === 0 && run('npx', ['tsc', '-p', 'tsconfig.json']) !== 0) {
-  console.error('typecheck failed');
-  process.exit(1);
+// Node code and tests, then the browser side (DOM, no Node types: the overlay and test pages).
+for (const tsconfig of only.length === 0 ? ['tsconfig.json', 'tsconfig.browser.json'] : []) {
+  if (run('npx', ['tsc', '-p', tsconfig]) !== 0) {
+    console.error(`typecheck failed (${tsconfig})`);
+    process.exit(1);
+  }
 }
 process.exit(
   run(process.execPath, [

@@ -13,7 +13,13 @@ import type {
   TurnStage,
   TurnTimeline,
 } from '../types.js';
-import type { AlertMessage, MetricsMessage, SummaryMessage, TurnMessage } from './messages.js';
+import type {
+  AlertMessage,
+  MetricsMessage,
+  SummaryMessage,
+  SummaryRequestMessage,
+  TurnMessage,
+} from './messages.js';
 import { MAX_MESSAGE_BYTES, WIRE_VERSION } from './messages.js';
 
 type Json = Record<string, unknown>;
@@ -52,6 +58,19 @@ export function decodeMessage(payload: Uint8Array | ArrayBuffer | string): Metri
       text = decoder.decode(bytes);
     }
     return readMessage(JSON.parse(text));
+  } catch {
+    return null;
+  }
+}
+
+/** A viewer's {@link SummaryRequestMessage} in a received payload, or `null`. Never throws. */
+export function decodeSummaryRequest(payload: Uint8Array): SummaryRequestMessage | null {
+  if (payload.byteLength > 512) return null;
+  try {
+    const raw = object(JSON.parse(decoder.decode(payload)));
+    if (raw.v !== WIRE_VERSION || raw.type !== 'summary_request') return null;
+    const identity = string(raw.identity);
+    return identity ? { v: WIRE_VERSION, type: 'summary_request', identity } : null;
   } catch {
     return null;
   }
@@ -134,7 +153,13 @@ function list<T>(value: unknown, read: (v: unknown) => T): T[] {
 function record<T>(value: unknown, read: (v: unknown) => T): Record<string, T> {
   const out: Record<string, T> = {};
   for (const [key, entry] of Object.entries(object(value)).slice(0, MAX_LIST)) {
-    out[string(key)] = read(entry);
+    // Defined, not assigned: a received `__proto__` key must stay an entry, not become a prototype.
+    Object.defineProperty(out, string(key), {
+      value: read(entry),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

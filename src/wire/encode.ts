@@ -33,7 +33,7 @@ export function encodeMessage(
     case 'turn':
       return fit({ ...message, turn: capTurnStrings(message.turn) }, TURN_STEPS, maxBytes);
     case 'alert':
-      return fit(message, [], maxBytes);
+      return fit(message, [{ what: 'room', apply: capRoom }], maxBytes);
   }
 }
 
@@ -51,7 +51,14 @@ function fit<M extends MetricsMessage>(
   let bytes = encoder.encode(JSON.stringify(current));
   for (const step of steps) {
     if (bytes.length <= maxBytes) return bytes;
-    current = { ...step.apply(current), shed: [...(current.shed ?? []), step.what] };
+    const next = step.apply(current);
+    const nextBytes = encoder.encode(JSON.stringify(next));
+    if (nextBytes.length >= bytes.length) continue; // nothing of this kind to leave out
+    // `shed` names each kind of detail once, even when two steps cut the same kind.
+    const shed = current.shed?.includes(step.what)
+      ? current.shed
+      : [...(current.shed ?? []), step.what];
+    current = { ...next, shed };
     bytes = encoder.encode(JSON.stringify(current));
   }
   return bytes.length <= maxBytes ? bytes : undefined;
@@ -77,7 +84,11 @@ function leanStats(stats: Stats): Stats {
   return { ...stats, min: null, max: null, p95: null, p99: null };
 }
 
+/** Each list starts by cutting the room name: an overlong name must not cost any metric. */
+const capRoom = <M extends MetricsMessage>(m: M): M => ({ ...m, room: capString(m.room) });
+
 const SUMMARY_STEPS: readonly ShedStep<SummaryMessage>[] = [
+  { what: 'room', apply: capRoom },
   {
     what: 'health',
     apply: (m) =>
@@ -119,7 +130,6 @@ const SUMMARY_STEPS: readonly ShedStep<SummaryMessage>[] = [
         e2e: { latency: leanStats(s.e2e.latency) },
       })),
   },
-  { what: 'room', apply: (m) => ({ ...m, room: capString(m.room) }) },
 ];
 
 function capTurnStrings(turn: TurnTimeline): TurnTimeline {
@@ -144,7 +154,7 @@ function keepToolStages(turn: TurnTimeline, keep: number): TurnTimeline {
 }
 
 const TURN_STEPS: readonly ShedStep<TurnMessage>[] = [
+  { what: 'room', apply: capRoom },
   { what: 'turn.stages', apply: (m) => ({ ...m, turn: keepToolStages(m.turn, 16) }) },
   { what: 'turn.stages', apply: (m) => ({ ...m, turn: keepToolStages(m.turn, 0) }) },
-  { what: 'room', apply: (m) => ({ ...m, room: capString(m.room) }) },
 ];

@@ -60,4 +60,17 @@ export interface AlertMessage extends MessageBase {
 }
 
 export type MetricsMessage = SummaryMessage | TurnMessage | AlertMessage;
+
+/**
+ * The one message a viewer sends: it asks the agent to send it the current summary. Answered with
+ * a `summary` sent to the asker alone. It serves the viewers the RPC can't: LiveKit does not
+ * deliver RPCs from hidden participants (such as `watch`), but it does deliver their data.
+ */
+export interface SummaryRequestMessage {
+  v: 1;
+  type: 'summary_request';
+  /** The asker's identity. The SDK does not name the sender of a hidden participant's packet, so
+   * the request says whom to answer (still only a participant allowed to receive the metrics). */
+  identity: string;
+}
 export type MetricsMessageType = MetricsMessage['type'];

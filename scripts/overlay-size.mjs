@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// Prints the size of each browser entry in dist/overlay (run `npm run build` first): minified
+// bytes as shipped, and gzipped at level 9. Exits non-zero when an entry passes its gzipped budget,
+// so a careless import (of Node code, or a whole library) shows up at once.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+const DIR = 'dist/overlay';
+/** Gzipped budgets, in bytes, of the ESM entries. */
+const BUDGETS = { 'index.js': 8 * 1024, 'react.js': 4 * 1024 };
+
+let files;
+try {
+  files = readdirSync(DIR).filter((name) => name.endsWith('.js'));
+} catch {
+  console.error(`no ${DIR}: run \`npm run build\` first`);
+  process.exit(1);
+}
+
+let over = false;
+console.log('file          minified   gzipped   budget');
+for (const name of files.sort()) {
+  const code = readFileSync(join(DIR, name));
+  const gzipped = gzipSync(code, { level: 9 }).length;
+  const budget = BUDGETS[name];
+  const fits = budget === undefined || gzipped <= budget;
+  over ||= !fits;
+  const kib = (n) => `${(n / 1024).toFixed(1)} KiB`.padStart(9);
+  console.log(
+    `${name.padEnd(12)} ${kib(code.length)} ${kib(gzipped)} ${budget ? kib(budget) : '        -'}` +
+      (fits ? '' : '  OVER BUDGET'),
+  );
+}
+process.exit(over ? 1 : 0);

@@ -1,0 +1,38 @@
+/**
+ * `livekit-agents-metrics/overlay`: the browser entry. It imports nothing from Node, React or
+ * livekit-client; `tsconfig.browser.json` compiles it without Node's types to keep it so.
+ */
+export { mountMetricsOverlay, type MetricsOverlayOptions } from './mount-overlay.js';
+export type {
+  DataReceivedListener,
+  MetricsOverlayRoom,
+  MetricsParticipant,
+  ParticipantListener,
+  RoomFeedOptions,
+} from './room-feed.js';
+export { alertText, formatMs, formatPercent } from './format.js';
+export { MetricsConfigError } from '../errors.js';
+export {
+  MetricsFeed,
+  type AgentMetricsState,
+  type MetricsFeedOptions,
+} from '../view/metrics-feed.js';
+export { decodeMessage } from '../wire/decode.js';
+export { DEFAULT_TOPIC, summaryRpcMethod } from '../wire/messages.js';
+export type {
+  AlertMessage,
+  MetricsMessage,
+  SummaryMessage,
+  TurnMessage,
+} from '../wire/messages.js';
+export type {
+  ActiveAlert,
+  AlertLevel,
+  AlertMetric,
+  BottleneckComponent,
+  Component,
+  MetricsSummary,
+  Stats,
+  TurnStage,
+  TurnTimeline,
+} from '../types.js';
