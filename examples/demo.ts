@@ -18,7 +18,7 @@ import { ScriptedLLM, type ScriptedResponse, toolOutputKey } from '../test/suppo
 import { createTestTools, startVoiceSession } from '../test/support/session-harness.js';
 import { loadSpeechWav } from '../test/support/speech.js';
 import { seededRandom } from '../test/support/timing.js';
-import { renderSummary } from './demo/render.js';
+import { renderSummary } from '../src/view/text-report.js';
 
 const { values: args } = parseArgs({
   options: { turns: { type: 'string', default: '10' }, seed: { type: 'string', default: '7' } },

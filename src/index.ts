@@ -27,9 +27,10 @@ export type {
   MetricsMessage,
   MetricsMessageType,
   SummaryMessage,
+  SummaryRequestMessage,
   TurnMessage,
 } from './wire/messages.js';
-export { decodeMessage } from './wire/decode.js';
+export { decodeMessage, decodeSummaryRequest } from './wire/decode.js';
 export {
   MetricsFeed,
   type AgentMetricsState,

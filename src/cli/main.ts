@@ -1,8 +1,9 @@
 import { type CliIo, type Command, EXIT_USAGE, UsageError } from './command.js';
 import { rulesCommand } from './rules-command.js';
+import { watchCommand } from './watch-command.js';
 
-/** Every subcommand; a new one (e.g. `watch`) is one more entry. */
-export const COMMANDS: readonly Command[] = [rulesCommand];
+/** Every subcommand; a new one is one more entry. */
+export const COMMANDS: readonly Command[] = [rulesCommand, watchCommand];
 
 const BIN = 'livekit-agents-metrics';
 

@@ -14,6 +14,7 @@ import type {
   TurnTimeline,
 } from '../types.js';
 import type { LogOnce } from '../util/log-once.js';
+import { decodeSummaryRequest } from '../wire/decode.js';
 import { encodeMessage } from '../wire/encode.js';
 import {
   type MetricsMessage,
@@ -36,6 +37,9 @@ export interface PublisherDeps {
  * is usually not open yet when the server announces it. (It can also ask at once, by RPC.) */
 const JOIN_RESEND_DELAY_MS = 1_000;
 
+/** A viewer's summary request is answered at most this often (per viewer). */
+const REQUEST_MIN_INTERVAL_MS = 500;
+
 const textDecoder = new TextDecoder();
 
 export class RoomPublisher {
@@ -49,6 +53,7 @@ export class RoomPublisher {
   private readonly tick: ReturnType<typeof setInterval>;
   private readonly joinTimers = new Set<ReturnType<typeof setTimeout>>();
   private rpcParticipant: MetricsLocalParticipant | undefined;
+  private readonly answeredAt = new Map<string, number>();
   private finished = false;
 
   constructor(
@@ -59,6 +64,7 @@ export class RoomPublisher {
     this.room.on('connectionStateChanged', this.onConnectionChange);
     this.room.on('reconnected', this.onConnectionChange);
     this.room.on('participantConnected', this.onParticipantConnected);
+    this.room.on('dataReceived', this.onData);
     // Changes that no event announces (e.g. a failed STT request) go out on this tick.
     this.tick = setInterval(() => this.summarySoon(), opts.intervalMs);
     this.tick.unref?.();
@@ -91,6 +97,7 @@ export class RoomPublisher {
     this.room.off('connectionStateChanged', this.onConnectionChange);
     this.room.off('reconnected', this.onConnectionChange);
     this.room.off('participantConnected', this.onParticipantConnected);
+    this.room.off('dataReceived', this.onData);
     this.guard('rpc_unregister', () =>
       this.rpcParticipant?.unregisterRpcMethod?.(summaryRpcMethod(this.opts.topic)),
     );
@@ -147,6 +154,30 @@ export class RoomPublisher {
     }, JOIN_RESEND_DELAY_MS);
     timer.unref?.();
     this.joinTimers.add(timer);
+  };
+
+  /** A viewer asked for the summary (see SummaryRequestMessage): send it to that viewer. */
+  private readonly onData = (
+    payload: Uint8Array,
+    participant?: { identity?: string },
+    _kind?: unknown,
+    topic?: string,
+  ): void => {
+    if (this.finished || topic !== this.opts.topic || !(payload instanceof Uint8Array)) return;
+    this.guard('summary_request', () => {
+      const request = decodeSummaryRequest(payload);
+      // a hidden viewer's packets arrive without a participant: the request names its sender
+      const identity = participant?.identity ?? request?.identity;
+      if (!request || !identity || !this.isRecipient(identity)) return;
+      const now = this.deps.now();
+      if (now - (this.answeredAt.get(identity) ?? -Infinity) < REQUEST_MIN_INTERVAL_MS) return;
+      if (this.answeredAt.size > 1_000) this.answeredAt.clear();
+      this.answeredAt.set(identity, now);
+      this.publish(
+        { ...this.base(), type: 'summary', final: false, summary: this.deps.summary() },
+        [identity],
+      );
+    });
   };
 
   /** Answers the summary RPC, so a late joiner or a hidden observer gets the state at once. */

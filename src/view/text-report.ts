@@ -1,10 +1,18 @@
-/** Renders a metrics summary as the demo's live per-component table. */
-import type { MetricsSummary, Stats, TurnTimeline } from '../../src/index.js';
+/**
+ * Renders a summary and a turn as terminal text: the demo's live table and `watch`'s output.
+ * Isomorphic (pure strings). Strings that arrived over the data channel (tool names) are
+ * untrusted: control characters are stripped so they cannot drive the terminal.
+ */
+import type { MetricsSummary, Stats, TurnTimeline } from '../types.js';
 
 const ms = (v: number | null) => (v === null ? '—' : `${Math.round(v)}`);
 const pct = (v: number | null) => (v === null ? '—' : `${v.toFixed(1)}%`);
 const pad = (s: string, n: number) => s.padEnd(n);
 const lpad = (s: string, n: number) => s.padStart(n);
+// eslint-disable-next-line no-control-regex -- removing control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+/** A received string made safe to print: no escape sequences, newlines or other controls. */
+export const printable = (s: string) => s.replace(CONTROL, '?');
 
 export interface RenderOptions {
   color: boolean;
@@ -63,7 +71,7 @@ export function renderWaterfall(turn: TurnTimeline, width = 48): string[] {
   for (const st of turn.stages) {
     const from = Math.max(0, Math.round(st.offsetMs * scale));
     const len = Math.max(1, Math.round(st.durationMs * scale));
-    const label = st.stage === 'function' ? `tool ${st.name ?? ''}` : st.stage;
+    const label = st.stage === 'function' ? `tool ${printable(st.name ?? '')}` : st.stage;
     const flag = st.outcome && st.outcome !== 'ok' ? ` ${st.outcome}` : '';
     lines.push(
       `  ${pad(label.slice(0, 16), 16)} ${' '.repeat(from)}${'█'.repeat(len)} ${Math.round(st.durationMs)} ms${flag}`,

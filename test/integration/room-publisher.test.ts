@@ -204,6 +204,51 @@ describe('publishing to the room over the data channel', () => {
     assert.equal(answer.type === 'summary' && answer.summary.turns, 1);
   });
 
+  it("answers a viewer's summary request, to that viewer alone and at most twice a second", async () => {
+    const room = new RecordingRoom();
+    const session = await startSession([{ input: 'one', ttft: 30 }]);
+    attachMetrics(session, { room, logger });
+    await session.start({ agent: new voice.Agent({ instructions: 'x' }) });
+    await run(session, 'one');
+    await sleep(50);
+    const request = (identity: string, topic = 'agent-metrics', sender?: string) =>
+      room.emit(
+        'dataReceived',
+        new TextEncoder().encode(JSON.stringify({ v: 1, type: 'summary_request', identity })),
+        sender === undefined ? undefined : { identity: sender },
+        1,
+        topic,
+      );
+    const answers = (identity: string) => room.sent.filter((s) => s.to?.[0] === identity);
+    // a hidden viewer's packet comes without a participant: the request names the viewer
+    request('hidden-viewer');
+    request('hidden-viewer');
+    request('other', 'another-topic');
+    room.emit(
+      'dataReceived',
+      new TextEncoder().encode('{"v":1,"type":"summary_request"}'),
+      undefined,
+      1,
+      'agent-metrics',
+    );
+    room.emit('dataReceived', new Uint8Array([0xff, 0xfe]), { identity: 'x' }, 1, 'agent-metrics');
+    await sleep(10);
+    assert.equal(answers('hidden-viewer').length, 1, 'repeated requests are rate-limited');
+    assert.deepEqual(answers('hidden-viewer')[0]!.to, ['hidden-viewer']);
+    const answer = answers('hidden-viewer')[0]!.message;
+    assert.equal(answer.type === 'summary' && answer.summary.turns, 1);
+    assert.equal(answers('other').length, 0, 'requests on another topic are not ours');
+    // a known participant is answered as itself, whatever the request says
+    request('someone-else', 'agent-metrics', 'visible-viewer');
+    await sleep(10);
+    assert.equal(answers('visible-viewer').length, 1);
+    assert.equal(answers('someone-else').length, 0);
+    await sleep(550);
+    request('hidden-viewer');
+    await sleep(10);
+    assert.equal(answers('hidden-viewer').length, 2);
+  });
+
   it('only sends to destinationIdentities, when given', async () => {
     const room = new RecordingRoom();
     const session = await startSession([{ input: 'one', ttft: 30 }]);

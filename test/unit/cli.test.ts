@@ -51,10 +51,38 @@ describe('livekit-agents-metrics CLI', () => {
     }
   });
 
+  it('explains watch and rejects a watch without a room, a URL or the API key and secret', async () => {
+    const help = await cli('watch', '--help');
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: livekit-agents-metrics watch --room <name>/);
+    assert.match(help.stdout, /LIVEKIT_API_KEY, LIVEKIT_API_SECRET/);
+    const saved = { ...process.env };
+    try {
+      delete process.env.LIVEKIT_URL;
+      process.env.LIVEKIT_API_KEY = 'key';
+      process.env.LIVEKIT_API_SECRET = 'secret';
+      const noUrl = await cli('watch', '--room', 'r');
+      assert.equal(noUrl.code, 2);
+      assert.match(noUrl.stderr, /--url is required \(or set LIVEKIT_URL\)/);
+      const noRoom = await cli('watch', '--url', 'ws://127.0.0.1:7880');
+      assert.match(noRoom.stderr, /--room is required/);
+      const badUrl = await cli('watch', '--url', 'localhost:7880', '--room', 'r');
+      assert.match(badUrl.stderr, /--url: expected a ws:\/\//);
+      const badDuration = await cli('watch', '--url', 'ws://h', '--room', 'r', '--duration', '0');
+      assert.match(badDuration.stderr, /--duration: expected seconds > 0/);
+      delete process.env.LIVEKIT_API_SECRET;
+      const noSecret = await cli('watch', '--url', 'ws://h', '--room', 'r');
+      assert.equal(noSecret.code, 2);
+      assert.match(noSecret.stderr, /set LIVEKIT_API_KEY and LIVEKIT_API_SECRET/);
+    } finally {
+      process.env = saved;
+    }
+  });
+
   it('rejects an unknown command or option with exit code 2 and says what to run', async () => {
     const unknown = await cli('wtach');
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /unknown command "wtach"; commands: rules\./);
+    assert.match(unknown.stderr, /unknown command "wtach"; commands: rules, watch\./);
     assert.match(unknown.stderr, /livekit-agents-metrics --help/);
     assert.equal((await cli('--verbose')).code, 2);
     assert.equal((await cli('help', 'nope')).code, 2);

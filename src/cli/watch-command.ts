@@ -1,0 +1,239 @@
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { MetricsFeed } from '../view/metrics-feed.js';
+import { printable, renderSummary, renderWaterfall } from '../view/text-report.js';
+import {
+  DEFAULT_TOPIC,
+  type MetricsMessage,
+  type SummaryRequestMessage,
+} from '../wire/messages.js';
+import { type CliIo, type Command, EXIT_FAILURE, UsageError } from './command.js';
+
+const USAGE = `Usage: livekit-agents-metrics watch --room <name> [options]
+
+Joins a LiveKit room as a hidden observer and prints the agent's live metrics: its summary
+(p50/p90 per component, error rates, bottleneck, alerts) whenever it changes, and each turn's
+timeline as it completes. The agent must publish them (attachMetrics with \`room\`).
+
+Options:
+  --url <ws url>         LiveKit server URL (default: $LIVEKIT_URL)
+  --room <name>          room to join (required)
+  --topic <topic>        data topic the agent publishes on (default: ${DEFAULT_TOPIC})
+  --identity <id>        identity to join with (default: metrics-watch-<random>)
+  --json                 print each received message as one line of JSON instead
+  --duration <seconds>   leave after this long (default: until Ctrl-C or the room closes)
+  -h, --help             show this help
+
+Environment:
+  LIVEKIT_API_KEY, LIVEKIT_API_SECRET   used to mint the observer's token (required)
+  LIVEKIT_URL                           server URL, when --url is not given
+
+Example:
+  LIVEKIT_API_KEY=... LIVEKIT_API_SECRET=... \\
+    npx livekit-agents-metrics watch --url wss://my.livekit.cloud --room support-42
+`;
+
+interface WatchArgs {
+  url: string;
+  room: string;
+  topic: string;
+  identity: string;
+  json: boolean;
+  durationMs: number | undefined;
+  apiKey: string;
+  apiSecret: string;
+}
+
+function readArgs(args: string[]): WatchArgs | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        url: { type: 'string' },
+        room: { type: 'string' },
+        topic: { type: 'string' },
+        identity: { type: 'string' },
+        json: { type: 'boolean' },
+        duration: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return 'help';
+  const url = values.url ?? process.env.LIVEKIT_URL;
+  if (!url) throw new UsageError('--url is required (or set LIVEKIT_URL)');
+  if (!/^wss?:\/\/|^https?:\/\//.test(url)) {
+    throw new UsageError(`--url: expected a ws://, wss://, http:// or https:// URL, got "${url}"`);
+  }
+  if (!values.room) throw new UsageError('--room is required');
+  const apiKey = process.env.LIVEKIT_API_KEY;
+  const apiSecret = process.env.LIVEKIT_API_SECRET;
+  if (!apiKey || !apiSecret) {
+    throw new UsageError('set LIVEKIT_API_KEY and LIVEKIT_API_SECRET to mint the observer token');
+  }
+  const topic = values.topic ?? DEFAULT_TOPIC;
+  let durationMs: number | undefined;
+  if (values.duration !== undefined) {
+    const seconds = Number(values.duration);
+    if (!(seconds > 0)) {
+      throw new UsageError(`--duration: expected seconds > 0, got "${values.duration}"`);
+    }
+    durationMs = seconds * 1000;
+  }
+  return {
+    url,
+    room: values.room,
+    topic,
+    identity: values.identity ?? `metrics-watch-${randomBytes(4).toString('hex')}`,
+    json: values.json ?? false,
+    durationMs,
+    apiKey,
+    apiSecret,
+  };
+}
+
+/** The optional peer dependencies watch needs, loaded only when it runs. */
+async function loadLiveKit() {
+  // @livekit/rtc-node logs at debug level to stdout unless NODE_ENV is production, which would mix
+  // its log lines into watch's output (and break --json).
+  process.env.NODE_ENV ??= 'production';
+  try {
+    const [rtc, sdk] = await Promise.all([
+      import('@livekit/rtc-node'),
+      import('livekit-server-sdk'),
+    ]);
+    return { rtc, sdk };
+  } catch (err) {
+    throw new RunError(
+      `watch needs @livekit/rtc-node and livekit-server-sdk (installed with @livekit/agents): ${(err as Error).message}`,
+    );
+  }
+}
+
+class RunError extends Error {}
+
+type LiveKitModules = Awaited<ReturnType<typeof loadLiveKit>>;
+
+async function observerToken(a: WatchArgs, sdk: LiveKitModules['sdk']) {
+  const token = new sdk.AccessToken(a.apiKey, a.apiSecret, {
+    identity: a.identity,
+    name: 'metrics watch',
+    ttl: '6h',
+  });
+  // hidden: the agent and the other participants don't see the observer; it may send data only
+  // to ask the agent for its summary (RPC), and it subscribes to no media.
+  token.addGrant({
+    room: a.room,
+    roomJoin: true,
+    hidden: true,
+    canPublish: false,
+    canSubscribe: false,
+    canPublishData: true,
+  });
+  return token.toJwt();
+}
+
+/** Text for one message, as watch prints it. */
+function describeMessage(message: MetricsMessage, sender: string, color: boolean): string {
+  const who = printable(sender || 'agent');
+  switch (message.type) {
+    case 'summary':
+      return (
+        `── ${who}${message.final ? ' (session ended)' : ''} ─ ${new Date(message.at).toISOString()}\n` +
+        renderSummary(message.summary, undefined, { color }) +
+        '\n'
+      );
+    case 'turn':
+      return renderWaterfall(message.turn).join('\n') + '\n';
+    case 'alert': {
+      const a = message.alert;
+      const unit = a.metric === 'error_rate' ? '%' : ' ms';
+      const what = a.component ? `${a.metric}(${a.component})` : `${a.metric} p90`;
+      return `alert ${a.state}: ${a.level} ${what} = ${a.value.toFixed(0)}${unit} (threshold ${a.threshold}${unit})\n`;
+    }
+  }
+}
+
+export const watchCommand: Command = {
+  name: 'watch',
+  summary: "join a room as a hidden observer and print the agent's live metrics",
+  usage: USAGE,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const parsed = readArgs(args);
+    if (parsed === 'help') {
+      io.stdout(USAGE);
+      return 0;
+    }
+    try {
+      return await watch(parsed, io);
+    } catch (err) {
+      if (!(err instanceof RunError)) throw err;
+      io.stderr(`livekit-agents-metrics watch: ${err.message}\n`);
+      return EXIT_FAILURE;
+    }
+  },
+};
+
+async function watch(a: WatchArgs, io: CliIo): Promise<number> {
+  const { rtc, sdk } = await loadLiveKit();
+  const room = new rtc.Room();
+  const feed = new MetricsFeed();
+  const color = !a.json && process.stdout.isTTY === true && !process.env.NO_COLOR;
+
+  const show = (message: MetricsMessage | null, sender: string) => {
+    if (!message) return;
+    if (a.json) {
+      io.stdout(JSON.stringify({ from: sender, ...message }) + '\n');
+      return;
+    }
+    io.stdout(describeMessage(message, sender, color));
+  };
+
+  room.on(rtc.RoomEvent.DataReceived, (payload, participant, _kind, topic) => {
+    if (topic !== a.topic) return;
+    const sender = participant?.identity ?? '';
+    show(feed.receive(payload, sender), sender);
+  });
+
+  // A hidden participant's RPCs are not delivered, so watch asks with a data message instead.
+  const request: SummaryRequestMessage = { v: 1, type: 'summary_request', identity: a.identity };
+  const askForSummary = (identities?: string[]) =>
+    room.localParticipant
+      ?.publishData(new TextEncoder().encode(JSON.stringify(request)), {
+        reliable: true,
+        topic: a.topic,
+        ...(identities ? { destination_identities: identities } : {}),
+      })
+      .catch(() => {
+        // the next broadcast summary will come anyway
+      });
+  room.on(rtc.RoomEvent.ParticipantConnected, (p) => void askForSummary([p.identity]));
+
+  const token = await observerToken(a, sdk);
+  try {
+    await room.connect(a.url, token, { autoSubscribe: false, dynacast: false });
+  } catch (err) {
+    throw new RunError(`could not join room "${a.room}" at ${a.url}: ${(err as Error).message}`);
+  }
+  if (!a.json) io.stderr(`watching room "${a.room}" on topic "${a.topic}" (Ctrl-C to leave)\n`);
+  void askForSummary();
+
+  await new Promise<void>((resolve) => {
+    const timer = a.durationMs === undefined ? undefined : setTimeout(resolve, a.durationMs);
+    const stop = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    room.once(rtc.RoomEvent.Disconnected, stop);
+  });
+  await room.disconnect().catch(() => {});
+  // the SDK's native side keeps the process alive until it is disposed
+  await rtc.dispose().catch(() => {});
+  return 0;
+}
