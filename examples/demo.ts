@@ -5,8 +5,13 @@
  * (the same deterministic doubles the tests use) answer with latencies that vary like real ones
  * and occasionally fail. After each turn the live per-component table is redrawn.
  *
+ * The session's metrics are also published as a room's data channel would carry them, and an
+ * overlay page shows them (http://127.0.0.1:8090/). With LIVEKIT_URL, LIVEKIT_API_KEY and
+ * LIVEKIT_API_SECRET set, the demo agent joins a real LiveKit room instead, and the page joins it
+ * with livekit-client (so does `livekit-agents-metrics watch --room agents-metrics-demo`).
+ *
  *   npm run demo                 # 10 turns
- *   npm run demo -- --turns 20
+ *   npm run demo -- --turns 20 --overlay-port 8090 --room agents-metrics-demo
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,9 +24,17 @@ import { createTestTools, startVoiceSession } from '../test/support/session-harn
 import { loadSpeechWav } from '../test/support/speech.js';
 import { seededRandom } from '../test/support/timing.js';
 import { renderSummary } from '../src/view/text-report.js';
+import { joinLiveKitRoom, liveKitFromEnv } from './overlay/livekit-room.js';
+import { LoopbackRoom } from './overlay/loopback-room.js';
+import { startOverlayServer } from './overlay/overlay-server.js';
 
 const { values: args } = parseArgs({
-  options: { turns: { type: 'string', default: '10' }, seed: { type: 'string', default: '7' } },
+  options: {
+    turns: { type: 'string', default: '10' },
+    seed: { type: 'string', default: '7' },
+    'overlay-port': { type: 'string', default: '8090' },
+    room: { type: 'string', default: 'agents-metrics-demo' },
+  },
 });
 const turnCount = Math.max(1, Number(args.turns) || 10);
 
@@ -80,6 +93,20 @@ const metricsServer = await startMetricsServer({ port: 9464, host: '127.0.0.1' }
   },
 );
 
+// The room the metrics are published to: a real LiveKit room, or the local stand-in.
+const liveKit = liveKitFromEnv(args.room);
+const joined = liveKit ? await joinLiveKitRoom(liveKit) : undefined;
+const loopback = joined ? undefined : new LoopbackRoom(args.room);
+const overlayOptions = {
+  roomName: args.room,
+  loopback,
+  livekit: liveKit && joined && { url: liveKit.url, room: liveKit.room, token: joined.viewerToken },
+};
+const overlay = await startOverlayServer({
+  ...overlayOptions,
+  port: Number(args['overlay-port']),
+}).catch(() => startOverlayServer({ ...overlayOptions, port: 0 }));
+
 const speeches = await Promise.all(
   LINES.map((text, i) =>
     loadSpeechWav(fileURLToPath(new URL(`./assets/utterance-${i + 1}.wav`, import.meta.url)), text),
@@ -127,6 +154,8 @@ const metrics = attachMetrics(harness.session, {
     tts_latency: { warning: 600, critical: 1000 },
   },
   alertMinRequests: 3,
+  room: joined?.room ?? loopback,
+  publish: { intervalMs: 1000 },
 });
 let lastTurn: TurnTimeline | undefined;
 const alertLog: string[] = [];
@@ -141,7 +170,8 @@ const tty = process.stdout.isTTY === true;
 const draw = (title: string) => {
   const table = renderSummary(metrics.summary(), lastTurn, { color: tty });
   const events = alertLog.slice(-4).join('\n');
-  const screen = `${title}\nPrometheus: ${metricsServer.url}\n\n${table}${events ? `\n\nalert events:\n${events}` : ''}\n`;
+  const where = joined ? `LiveKit room "${args.room}" at ${liveKit!.url}` : 'this demo';
+  const screen = `${title}\nPrometheus: ${metricsServer.url}\nOverlay:    ${overlay.url} (fed by ${where})\n\n${table}${events ? `\n\nalert events:\n${events}` : ''}\n`;
   process.stdout.write(tty ? `\x1b[2J\x1b[H${screen}` : `${screen}\n`);
 };
 
@@ -167,11 +197,20 @@ for (let turn = 0; turn < turnCount; turn++) {
   draw(`livekit-agents-metrics demo: turn ${turn + 1}/${turnCount}: "${LINES[line]}"`);
 }
 
-await harness.close();
+await harness.close(); // the session closes: the final summary goes to the room
 await metrics.close();
-await metricsServer.close();
 process.stdout.write(
   '\nfinal summary (metrics.summary()) bottleneck: ' +
     (metrics.summary().bottleneck ?? 'none') +
     '\n',
 );
+if (tty) {
+  // On a terminal, the overlay and /metrics stay up to be looked at.
+  process.stdout.write(`Overlay ${overlay.url} and /metrics stay up: Ctrl-C to exit.\n`);
+  await new Promise((resolve) => process.once('SIGINT', resolve));
+} else {
+  await new Promise((resolve) => setTimeout(resolve, 500)); // let the final summary reach viewers
+}
+await overlay.close();
+await joined?.close();
+await metricsServer.close();
