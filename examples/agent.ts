@@ -19,9 +19,12 @@ export default defineAgent({
     });
 
     // One line: every turn's STT, LLM, tool, TTS and end-to-end latency, error rates, alerts.
+    // With `room`, the room's participants get them live over the data channel (the overlay,
+    // `npx livekit-agents-metrics watch`).
     const metrics = attachMetrics(session, {
       labels: { agent_name: 'support' },
       alerts: { ttft: { warning: 1500, critical: 3000 } },
+      room: ctx.room,
     });
     metrics.on('turn', (turn) => {
       console.log(`turn ${turn.id}: e2e ${turn.e2eLatencyMs?.toFixed(0) ?? '-'} ms`);
