@@ -10,6 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { build } from 'esbuild';
+import { type LiveKitServer, startLiveKitServer } from '../support/livekit-server.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const project = mkdtempSync(join(tmpdir(), 'lkam-user-'));
@@ -98,6 +100,120 @@ describe('the packed package in a fresh project', () => {
     const rules = run(bin, ['rules', '--window', '10m'], project);
     assert.match(rules, /^# Prometheus rules for livekit-agents-metrics \(window 10m, for 2m\)/);
     assert.match(rules, /record: lk_agents:llm_ttft_seconds:p90_rate10m/);
+  });
+
+  it('publishes to a real LiveKit room, and its watch binary shows what was published', async () => {
+    const server: LiveKitServer = await startLiveKitServer({ logDir: 'test-artifacts/package' });
+    try {
+      // The agent side, as a job would run it: a real session publishing into an rtc-node Room.
+      writeFileSync(
+        join(project, 'agent.mjs'),
+        `import * as agents from '@livekit/agents';
+import { Room } from '@livekit/rtc-node';
+import { AccessToken } from 'livekit-server-sdk';
+import { attachMetrics } from 'livekit-agents-metrics';
+agents.initializeLogger({ pretty: false, level: 'silent' });
+const token = new AccessToken(process.env.LIVEKIT_API_KEY, process.env.LIVEKIT_API_SECRET, { identity: 'packed-agent' });
+token.addGrant({ room: 'packed', roomJoin: true, canPublishData: true, agent: true });
+const room = new Room();
+await room.connect(process.env.LIVEKIT_URL, await token.toJwt(), { autoSubscribe: false, dynacast: false });
+const llm = new agents.voice.testing.FakeLLM([{ input: 'hi', content: 'Hello!', ttft: 150, duration: 200 }]);
+const session = new agents.voice.AgentSession({ llm });
+const metrics = attachMetrics(session, { room, publish: { intervalMs: 200 } });
+await session.start({ agent: new agents.voice.Agent({ instructions: 'x' }) });
+process.stdout.write('ready\\n');
+await new Promise((r) => process.stdin.once('data', r));
+await session.run({ userInput: 'hi' }).wait();
+await new Promise((r) => setTimeout(r, 500));
+await session.close();
+await new Promise((r) => setTimeout(r, 500));
+await room.disconnect();
+process.exit(0);
+`,
+      );
+      const env = {
+        ...process.env,
+        LIVEKIT_URL: server.url,
+        LIVEKIT_API_KEY: server.apiKey,
+        LIVEKIT_API_SECRET: server.apiSecret,
+      };
+      const { spawn } = await import('node:child_process');
+      const agent = spawn(process.execPath, ['agent.mjs'], { cwd: project, env });
+      let agentOut = '';
+      agent.stdout.on('data', (d: Buffer) => (agentOut += d.toString()));
+      agent.stderr.on('data', (d: Buffer) => (agentOut += d.toString()));
+      const waitUntil = async (what: string, ok: () => boolean) => {
+        const deadline = Date.now() + 30_000;
+        while (!ok()) {
+          if (Date.now() > deadline) throw new Error(`timed out: ${what}\n${agentOut}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      await waitUntil('agent ready', () => agentOut.includes('ready'));
+      const bin = join(project, 'node_modules/.bin/livekit-agents-metrics');
+      const watch = spawn(bin, ['watch', '--room', 'packed', '--json', '--duration', '20'], {
+        cwd: project,
+        env,
+      });
+      let lines = '';
+      watch.stdout.on('data', (d: Buffer) => (lines += d.toString()));
+      const watchExited = new Promise((resolve) => watch.once('exit', resolve));
+      const messages = () =>
+        lines
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l));
+      await waitUntil('the summary watch asked for', () =>
+        messages().some((m) => m.type === 'summary'),
+      );
+      agent.stdin.write('go\n');
+      await waitUntil('the final summary', () =>
+        messages().some((m) => m.type === 'summary' && m.final === true),
+      );
+      watch.kill('SIGINT');
+      assert.equal(await watchExited, 0);
+      const turn = messages().find((m) => m.type === 'turn');
+      assert.ok(turn, 'a turn message');
+      const ttft = turn.turn.stages.find(
+        (st: { stage: string }) => st.stage === 'llm',
+      ).firstOutputMs;
+      assert.ok(ttft >= 149 && ttft < 260, `ttft ${ttft}`);
+      const final = messages().find((m) => m.type === 'summary' && m.final);
+      assert.equal(final.summary.turns, 1);
+      assert.equal(final.room, 'packed');
+      agent.kill();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('ships the overlay as a browser entry that bundles without Node built-ins', async () => {
+    const esm = run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const o = await import('livekit-agents-metrics/overlay'); console.log(typeof o.mountMetricsOverlay)",
+      ],
+      project,
+    );
+    assert.equal(esm.trim(), 'function', 'the overlay entry loads without react installed');
+    const result = await build({
+      stdin: {
+        contents:
+          "import { mountMetricsOverlay } from 'livekit-agents-metrics/overlay';\nmountMetricsOverlay(globalThis.room);",
+        resolveDir: project,
+      },
+      bundle: true,
+      write: false,
+      platform: 'browser',
+      format: 'esm',
+      minify: true,
+      logLevel: 'silent',
+    });
+    const code = result.outputFiles[0]!.text;
+    assert.doesNotMatch(code, /from\s*["']node:|require\(["'](node:)?(fs|net|crypto|path)["']\)/);
+    assert.ok(code.length < 24_000, `bundled overlay is ${code.length} bytes`);
   });
 
   it('ships types that resolve for a TypeScript user', () => {
