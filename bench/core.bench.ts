@@ -24,6 +24,7 @@ import {
 import { Histogram, Registry } from 'prom-client';
 import { plugin as built } from './plugin.js';
 import type { HubBenchResult } from './hub-worker.js';
+import { publishBenchmarks } from './publish.js';
 import { replayingSession, turnsPerReplay } from './session-replay.js';
 import { turnLatency } from './turn-latency.js';
 
@@ -131,6 +132,7 @@ const plugin = await pluginPerEvent();
 const memory = await memoryOverReplays(50_000);
 const hub = await hubBenchmarks();
 const latency = await turnLatency();
+const pub = await publishBenchmarks();
 const ratio = plugin.nsPerEvent / observeNs;
 const kb = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
 const ms = (v: number, digits = 2) => `${v.toFixed(digits)} ms`;
@@ -232,6 +234,32 @@ until the run is done.
 
 The last column is the mean of the per-pair differences with its 95% confidence interval: on a
 shared machine, run-to-run noise of a few tenths of a millisecond is what separates the two.
+
+## Publishing to the room (data channel)
+
+bench/publish.ts: the recorded voice turns replayed into two sessions, one attached with a
+\`room\` (a stand-in whose \`publishData\` only records the sizes, so the SDK's own send is not
+counted) and one without, in alternating rounds; the room's session publishes every turn's
+timeline and a summary whenever 100 ms have passed (the default is 2 000 ms).
+
+| | per turn | ratio |
+| --- | --- | --- |
+| attachMetrics without \`room\` (baseline) | ${(pub.nsPerTurnWithout / 1000).toFixed(1)} µs | 1.00 |
+| attachMetrics with \`room\`: the turn message (encode, send) | ${(pub.nsPerTurnWith / 1000).toFixed(1)} µs | ${(pub.nsPerTurnWith / pub.nsPerTurnWithout).toFixed(2)} |
+
+| | |
+| --- | --- |
+| one summary: build, fingerprint, serialize (at most every \`intervalMs\`) | ${(pub.summaryNs / 1000).toFixed(1)} µs |
+| a viewer reading one message (decode, validate, fold; overlay and watch) | ${(pub.feedNs / 1000).toFixed(1)} µs |
+${Object.entries(pub.bytes)
+  .map(
+    ([type, b]) =>
+      `| \`${type}\` message size: median, largest (${b.count} sent) | ${b.median} B, ${b.max} B of 15 360 |`,
+  )
+  .join('\n')}
+
+At the default interval a session spends about ${(pub.summaryNs / 1000 / 2).toFixed(1)} µs a second on summaries, and a turn's
+timeline adds ${((pub.nsPerTurnWith - pub.nsPerTurnWithout) / 1000).toFixed(1)} µs to a turn that takes seconds.
 `;
 // formatted as the repository's prettier check wants it, so a fresh run passes `npm run lint`
 const file = new URL('../docs/BENCHMARKS.md', import.meta.url);
