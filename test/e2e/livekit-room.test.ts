@@ -3,7 +3,10 @@
  * dispatched into the room a caller joins, hears the caller's real (espeak-ng) speech over WebRTC,
  * answers with audio, and publishes its metrics on the data channel; its worker serves /metrics
  * for the job process through the hub. The caller checks what it heard and received against the
- * latencies the agent's fake providers inject.
+ * latencies the agent's fake providers inject. A viewer in headless Chromium (livekit-client, over
+ * WebRTC on the loopback) joins the same room with the browser overlay mounted, which must show
+ * what the caller received; its screenshot is left in test-artifacts/e2e/overlay.png
+ * (`UPDATE_SCREENSHOT=1` also copies it to docs/overlay.png, the README's picture).
  *
  * Everything binds to 127.0.0.1. The first run on a machine without livekit-server builds it (see
  * scripts/ensure-livekit-server.sh); after that the file takes about 30 s. The server's and the
@@ -12,10 +15,14 @@
 import { dispose } from '@livekit/rtc-node';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { TurnStage, TurnTimeline } from '../../src/types.js';
+import { fileURLToPath } from 'node:url';
+import { AccessToken } from 'livekit-server-sdk';
+import type { Browser, CDPSession } from 'playwright-core';
+import { alertText, formatMs, formatPercent } from '../../src/overlay/format.js';
+import type { MetricsSummary, Stats, TurnStage, TurnTimeline } from '../../src/types.js';
 import type { SummaryMessage, TurnMessage } from '../../src/wire/messages.js';
 import {
   AGENT_NAME_LABEL,
@@ -25,6 +32,14 @@ import {
   TRANSCRIPTS,
 } from '../fixtures/livekit-agent.js';
 import { AgentWorker } from '../support/agent-worker.js';
+import {
+  type OpenedPage,
+  type PageServer,
+  launchBrowser,
+  openPage,
+  servePage,
+  waitFor,
+} from '../support/browser.js';
 import { type ExpositionSample, parseExposition, sumOf } from '../support/exposition-parser.js';
 import {
   type LiveKitServer,
@@ -64,7 +79,14 @@ let speeches: Speech[] = [];
 let metricsUrl = '';
 /** What the conversation left behind, once it ran. */
 let conversation:
-  { roomName: string; sent: SentClip[]; answeredAt: number[]; turns?: TurnTimeline[] } | undefined;
+  | {
+      roomName: string;
+      agentIdentity: string;
+      sent: SentClip[];
+      answeredAt: number[];
+      turns?: TurnTimeline[];
+    }
+  | undefined;
 
 function within(actual: number | undefined, lo: number, hi: number, what: string): void {
   assert.ok(
@@ -171,6 +193,123 @@ async function scrapeUntil(
   }
 }
 
+const VIEWER_PAGE = fileURLToPath(
+  new URL('../fixtures/overlay-page/live-room.page.ts', import.meta.url),
+);
+const DOCS_SCREENSHOT = fileURLToPath(new URL('../../docs/overlay.png', import.meta.url));
+let browser: Browser | undefined;
+let pageServer: PageServer | undefined;
+let viewer: OpenedPage | undefined;
+/** The viewer page's own DevTools session: it renders at 2 device pixels per CSS pixel. */
+let viewerCdp: CDPSession | undefined;
+let viewerFailure: Error | undefined;
+
+/** What the viewer page knows (`window.__overlay` but its log) and what its panel shows. */
+function readViewer(v: OpenedPage): Promise<{ state: any; panel: any }> {
+  return v.page.evaluate(() => {
+    const state = { ...(globalThis as any).__overlay };
+    delete state.log;
+    return { state, panel: (globalThis as any).__overlayPanel() };
+  });
+}
+
+async function saveViewerLog(v: OpenedPage): Promise<void> {
+  const log: string[] = await v.page.evaluate(() => (globalThis as any).__overlay.log);
+  const problems = v.problems.map((p) => `problem: ${p}`);
+  writeFileSync(join(artifacts, 'overlay-viewer.log'), [...log, ...problems].join('\n') + '\n');
+}
+
+/** Opens the viewer page in Chromium and waits until its Room is connected to `roomName`. */
+async function joinViewer(roomName: string): Promise<void> {
+  const s = server!;
+  const token = new AccessToken(s.apiKey, s.apiSecret, { identity: 'overlay-viewer', ttl: '10m' });
+  token.addGrant({
+    room: roomName,
+    roomJoin: true,
+    canSubscribe: true,
+    canPublish: false,
+    canPublishData: true, // the overlay asks the agent for its summary over RPC
+  });
+  // E2E_BROWSER_LOG=debug makes livekit-client's log in overlay-viewer.log verbose
+  const log = process.env.E2E_BROWSER_LOG ?? 'info';
+  const hash = new URLSearchParams({ url: s.url, token: await token.toJwt(), room: roomName, log });
+  const v = (viewer = await openPage(browser!, `${pageServer!.url}#${hash}`));
+  // a sharp picture: 2 device pixels per CSS pixel (openPage's context has 1)
+  const cdp = (viewerCdp = await v.context.newCDPSession(v.page));
+  await cdp.send('Emulation.setDeviceMetricsOverride', {
+    width: 900,
+    height: 520,
+    deviceScaleFactor: 2,
+    mobile: false,
+  });
+  const { state } = await waitFor(
+    () => readViewer(v),
+    ({ state }) => state.connected || state.errors.length > 0,
+    20_000,
+  );
+  if (!state.connected) throw new Error(`the viewer did not connect: ${state.errors.join('; ')}`);
+}
+
+/**
+ * Saves a PNG of the viewer's page, or of `selector`'s box with a margin, at 2 device pixels per
+ * CSS pixel. Through the page's own CDP session: Playwright's screenshot would put back the
+ * context's scale of 1.
+ */
+async function screenshot(path: string, selector?: string): Promise<void> {
+  const box = selector ? await viewer!.page.locator(selector).boundingBox() : null;
+  const m = 12;
+  const clip = box && {
+    x: Math.max(0, box.x - m),
+    y: Math.max(0, box.y - m),
+    width: box.width + 2 * m,
+    height: box.height + 2 * m,
+    scale: 1,
+  };
+  const { data } = await viewerCdp!.send('Page.captureScreenshot', {
+    format: 'png',
+    ...(clip ? { clip } : {}),
+  });
+  writeFileSync(path, Buffer.from(data, 'base64'));
+}
+
+const STAGE_NAMES: Readonly<Record<TurnStage['stage'], string>> = {
+  stt: 'STT',
+  end_of_turn: 'end of turn',
+  llm: 'LLM',
+  function: 'tool',
+  tts: 'TTS',
+};
+/** The table row that stands for each bottleneck component. */
+const BOTTLENECK_ROWS = { stt: 'stt_latency', llm: 'ttft', tts: 'tts_latency' } as const;
+
+/** The overlay's table for `s`: p50, p90 and error rate of each row, formatted as it does. */
+function tableOf(s: MetricsSummary) {
+  const cells = (stats: Stats, errorRate?: number | null) => [
+    formatMs(stats.p50),
+    formatMs(stats.p90),
+    errorRate === undefined ? null : formatPercent(errorRate),
+  ];
+  return {
+    stt_latency: cells(s.stt.latency, s.stt.error_rate),
+    ttft: cells(s.llm.ttft, s.llm.error_rate),
+    ttlt: cells(s.llm.ttlt),
+    function_execution: cells(s.function.execution, s.function.error_rate),
+    tts_latency: cells(s.tts.latency, s.tts.error_rate),
+    e2e_latency: cells(s.e2e.latency),
+  };
+}
+
+/** The overlay's waterfall of `turn`: its end-to-end latency and a [stage, name, duration] row
+ * per stage. */
+const waterfallOf = (turn: TurnTimeline) => ({
+  e2e: turn.e2eLatencyMs === undefined ? null : `${formatMs(turn.e2eLatencyMs)} to answer`,
+  stages: turn.stages.map((s) => [
+    s.stage,
+    s.stage === 'function' && s.name ? s.name : STAGE_NAMES[s.stage],
+    formatMs(s.durationMs),
+  ]),
+});
+
 before(
   async () => {
     mkdirSync(artifacts, { recursive: true });
@@ -183,7 +322,12 @@ before(
 
 before(
   async () => {
-    speeches = await Promise.all(PHRASES.map((p) => speak(p)));
+    [speeches] = await Promise.all([
+      Promise.all(PHRASES.map((p) => speak(p))),
+      launchBrowser().then((b) => (browser = b)),
+      servePage({ entry: VIEWER_PAGE }).then((s) => (pageServer = s)),
+    ]);
+    mark('speech synthesized, Chromium started, the viewer page bundled');
     server = await startLiveKitServer({ logDir: artifacts });
     mark(`livekit-server up on ${server.url} (pid ${server.pid})`);
     worker = AgentWorker.start(server, join(artifacts, 'agent-worker.log'));
@@ -199,6 +343,10 @@ before(
 
 after(async () => {
   const steps: Array<[string, () => Promise<unknown>]> = [
+    ['viewer log saved', async () => viewer && saveViewerLog(viewer)],
+    ['viewer left', async () => viewer?.page.evaluate(() => (globalThis as any).__overlayLeave())],
+    ['browser closed', async () => browser?.close()],
+    ['page server stopped', async () => pageServer?.close()],
     ['caller left', async () => caller?.leave()],
     // the caller leaving closes the agent's session and its job (see the fixture)
     ['job ended', async () => worker?.running && worker.event('job-ended', 10_000)],
@@ -233,11 +381,21 @@ describe('an agent in a real LiveKit room', () => {
     mark(
       `agent dispatched in ${c.agentJoinedAt! - joinedAt} ms: job ${job.pid} as ${job.identity}`,
     );
+    // the viewer joins once the agent's session is linked to the caller (it would link to the
+    // first participant it sees); its failure is the overlay test's, not the conversation's
+    const viewerJoined = joinViewer(roomName).then(
+      () => mark(`the browser viewer joined ${roomName}`),
+      (error: Error) => {
+        viewerFailure = error;
+        mark(`the browser viewer did not join: ${error.message}`);
+      },
+    );
     // the pool replaces the process the job took; let its start-up pass before speaking
-    await w.event('prewarmed', 30_000, { n: 2 }).then(
+    const warm = w.event('prewarmed', 30_000, { n: 2 }).then(
       () => mark('the replacement idle process is warm'),
       () => mark('no replacement idle process in 30 s'),
     );
+    await Promise.all([viewerJoined, warm]);
     await c.silence(500);
 
     const sent: SentClip[] = [];
@@ -255,7 +413,7 @@ describe('an agent in a real LiveKit room', () => {
       // the next utterance waits for the answer's end: this test is not about barge-in
       await c.agentQuiet(700, 20_000);
     }
-    conversation = { roomName, sent, answeredAt };
+    conversation = { roomName, agentIdentity: agent.identity, sent, answeredAt };
     assert.equal(answeredAt.length, PHRASES.length);
   });
 
@@ -321,6 +479,88 @@ describe('an agent in a real LiveKit room', () => {
     assert.equal(s.e2e.latency.count, PHRASES.length);
     assert.equal(s.function.execution.count, 1);
     assert.deepEqual([s.stt.error_rate, s.llm.error_rate, s.tts.error_rate], [0, 0, 0]);
+  });
+
+  it('shows the same numbers in the overlay of a browser in the room', async () => {
+    const c = ran(caller);
+    const conv = ran(conversation);
+    const turns = ran(conv.turns);
+    if (viewerFailure) throw viewerFailure;
+    const v = viewer!;
+    const summaries = c.messages().filter((m): m is SummaryMessage => m.type === 'summary');
+    const last = summaries.at(-1);
+    assert.ok(last, 'the caller received a summary');
+    const s = last.summary;
+    const bottleneck = s.bottleneck === null ? [] : [BOTTLENECK_ROWS[s.bottleneck]];
+    const expected = {
+      status: 'live',
+      room: conv.roomName,
+      agent: conv.agentIdentity,
+      turns: `${s.turns} turns`,
+      agents: 1,
+      rows: tableOf(s),
+      bottleneckRows: bottleneck,
+      bottleneckBadges: bottleneck,
+      alerts: s.alerts.map(alertText).sort(),
+      waterfall: waterfallOf(turns.at(-1)!),
+    };
+    // the page has the caller's last summary and drew it (renders are at most 4 a second)
+    const { state, panel } = await waitFor(
+      () => readViewer(v),
+      ({ state, panel }) =>
+        state.messages.some((m: { seq: number }) => m.seq >= last.seq) &&
+        panel.turns === expected.turns &&
+        state.waterfalls.length >= turns.length,
+      10_000,
+    ).catch(() => readViewer(v));
+    await screenshot(join(artifacts, 'overlay.png'), '#overlay');
+    await screenshot(join(artifacts, 'overlay-page.png'));
+    if (process.env.UPDATE_SCREENSHOT === '1') {
+      copyFileSync(join(artifacts, 'overlay.png'), DOCS_SCREENSHOT);
+    }
+    mark(`the viewer received ${state.received} packets; screenshot in overlay.png`);
+
+    assert.deepEqual(state.errors, [], 'no connection errors or invalid packets');
+    assert.deepEqual(v.problems, [], 'no console errors, page errors or outside requests');
+    assert.equal(state.received, state.messages.length, 'every packet is a valid message');
+    // it got every broadcast the caller got since it joined; besides, the agent sends a joiner
+    // a summary of its own a second after it joins (src/publish/room-publisher.ts)
+    const seqs: number[] = state.messages.map((m: { seq: number }) => m.seq);
+    const broadcast = c.messages().filter((m) => m.seq >= seqs[0]!);
+    assert.deepEqual(
+      broadcast.map((m) => m.seq).filter((q) => !seqs.includes(q)),
+      [],
+      'broadcasts the viewer missed',
+    );
+    const own: string[] = state.messages
+      .filter((m: { seq: number }) => !broadcast.some((b) => b.seq === m.seq))
+      .map((m: { type: string }) => m.type);
+    assert.ok(
+      own.length <= 1 && own.every((type) => type === 'summary'),
+      `the messages only the viewer got, at most its join summary: ${own.join(', ')}`,
+    );
+    assert.deepEqual(
+      state.messages.filter((m: { type: string }) => m.type === 'turn').map((m: any) => m.turnId),
+      turns.map((t) => t.id),
+      'the turn messages, by id',
+    );
+
+    panel.alerts.sort();
+    assert.deepEqual(panel, expected, 'the panel shows the last summary and the last turn');
+    assert.deepEqual(
+      state.waterfalls,
+      turns.map(waterfallOf),
+      "it drew each turn's waterfall in turn",
+    );
+    const stagesOf = (w: { stages: string[][] }) =>
+      w.stages.map(([stage, name]) => `${stage}:${name}`);
+    for (const stage of ['stt:STT', 'llm:LLM', 'tts:TTS']) {
+      assert.ok(stagesOf(expected.waterfall).includes(stage), `the last turn has a ${stage} bar`);
+    }
+    assert.ok(
+      stagesOf(state.waterfalls[1]).includes('function:getWeather'),
+      'the tool turn has a bar for its tool',
+    );
   });
 
   it("serves the same turns on the worker's /metrics, through the hub", async () => {
