@@ -38,6 +38,9 @@ process.exit(
     'tsx',
     '--test',
     '--test-reporter=spec',
+    // A test file whose tests are done ends even if a native handle (e.g. a LiveKit SDK room
+    // left undisposed) would keep it alive: a leak must not stall the whole run.
+    '--test-force-exit',
     ...files,
   ]),
 );

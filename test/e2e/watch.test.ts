@@ -4,7 +4,7 @@
  * CLI, run as its own process the way a user runs it, joining as a hidden observer.
  */
 import { initializeLogger, voice } from '@livekit/agents';
-import { Room } from '@livekit/rtc-node';
+import { Room, dispose } from '@livekit/rtc-node';
 import { AccessToken } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -82,6 +82,7 @@ describe('livekit-agents-metrics watch on a real LiveKit server', () => {
   after(async () => {
     for (const step of cleanup.reverse()) await step().catch(() => {});
     await server?.stop();
+    await dispose(); // the SDK's native side keeps the process alive until disposed
   });
 
   it('joins hidden, gets the summary at once by asking for it, then prints each turn and summary as they happen', async () => {
