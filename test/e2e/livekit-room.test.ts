@@ -19,10 +19,9 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { AccessToken } from 'livekit-server-sdk';
-import type { Browser, CDPSession } from 'playwright-core';
-import { alertText, formatMs, formatPercent } from '../../src/overlay/format.js';
-import type { MetricsSummary, Stats, TurnStage, TurnTimeline } from '../../src/types.js';
+import type { Browser } from 'playwright-core';
+import { alertText } from '../../src/overlay/format.js';
+import type { TurnStage, TurnTimeline } from '../../src/types.js';
 import type { SummaryMessage, TurnMessage } from '../../src/wire/messages.js';
 import {
   AGENT_NAME_LABEL,
@@ -32,14 +31,7 @@ import {
   TRANSCRIPTS,
 } from '../fixtures/livekit-agent.js';
 import { AgentWorker } from '../support/agent-worker.js';
-import {
-  type OpenedPage,
-  type PageServer,
-  launchBrowser,
-  openPage,
-  servePage,
-  waitFor,
-} from '../support/browser.js';
+import { type PageServer, launchBrowser, servePage, waitFor } from '../support/browser.js';
 import { type ExpositionSample, parseExposition, sumOf } from '../support/exposition-parser.js';
 import {
   type LiveKitServer,
@@ -47,6 +39,13 @@ import {
   ensureLiveKitServer,
   startLiveKitServer,
 } from '../support/livekit-server.js';
+import {
+  BOTTLENECK_ROWS,
+  OverlayViewer,
+  VIEWER_PAGE,
+  tableOf,
+  waterfallOf,
+} from '../support/overlay-viewer.js';
 import { RoomParticipant, type SentClip } from '../support/room-participant.js';
 import { type Speech, speak } from '../support/speech.js';
 
@@ -193,122 +192,11 @@ async function scrapeUntil(
   }
 }
 
-const VIEWER_PAGE = fileURLToPath(
-  new URL('../fixtures/overlay-page/live-room.page.ts', import.meta.url),
-);
 const DOCS_SCREENSHOT = fileURLToPath(new URL('../../docs/overlay.png', import.meta.url));
 let browser: Browser | undefined;
 let pageServer: PageServer | undefined;
-let viewer: OpenedPage | undefined;
-/** The viewer page's own DevTools session: it renders at 2 device pixels per CSS pixel. */
-let viewerCdp: CDPSession | undefined;
+let viewer: OverlayViewer | undefined;
 let viewerFailure: Error | undefined;
-
-/** What the viewer page knows (`window.__overlay` but its log) and what its panel shows. */
-function readViewer(v: OpenedPage): Promise<{ state: any; panel: any }> {
-  return v.page.evaluate(() => {
-    const state = { ...(globalThis as any).__overlay };
-    delete state.log;
-    return { state, panel: (globalThis as any).__overlayPanel() };
-  });
-}
-
-async function saveViewerLog(v: OpenedPage): Promise<void> {
-  const log: string[] = await v.page.evaluate(() => (globalThis as any).__overlay.log);
-  const problems = v.problems.map((p) => `problem: ${p}`);
-  writeFileSync(join(artifacts, 'overlay-viewer.log'), [...log, ...problems].join('\n') + '\n');
-}
-
-/** Opens the viewer page in Chromium and waits until its Room is connected to `roomName`. */
-async function joinViewer(roomName: string): Promise<void> {
-  const s = server!;
-  const token = new AccessToken(s.apiKey, s.apiSecret, { identity: 'overlay-viewer', ttl: '10m' });
-  token.addGrant({
-    room: roomName,
-    roomJoin: true,
-    canSubscribe: true,
-    canPublish: false,
-    canPublishData: true, // the overlay asks the agent for its summary over RPC
-  });
-  // E2E_BROWSER_LOG=debug makes livekit-client's log in overlay-viewer.log verbose
-  const log = process.env.E2E_BROWSER_LOG ?? 'info';
-  const hash = new URLSearchParams({ url: s.url, token: await token.toJwt(), room: roomName, log });
-  const v = (viewer = await openPage(browser!, `${pageServer!.url}#${hash}`));
-  // a sharp picture: 2 device pixels per CSS pixel (openPage's context has 1)
-  const cdp = (viewerCdp = await v.context.newCDPSession(v.page));
-  await cdp.send('Emulation.setDeviceMetricsOverride', {
-    width: 900,
-    height: 520,
-    deviceScaleFactor: 2,
-    mobile: false,
-  });
-  const { state } = await waitFor(
-    () => readViewer(v),
-    ({ state }) => state.connected || state.errors.length > 0,
-    20_000,
-  );
-  if (!state.connected) throw new Error(`the viewer did not connect: ${state.errors.join('; ')}`);
-}
-
-/**
- * Saves a PNG of the viewer's page, or of `selector`'s box with a margin, at 2 device pixels per
- * CSS pixel. Through the page's own CDP session: Playwright's screenshot would put back the
- * context's scale of 1.
- */
-async function screenshot(path: string, selector?: string): Promise<void> {
-  const box = selector ? await viewer!.page.locator(selector).boundingBox() : null;
-  const m = 12;
-  const clip = box && {
-    x: Math.max(0, box.x - m),
-    y: Math.max(0, box.y - m),
-    width: box.width + 2 * m,
-    height: box.height + 2 * m,
-    scale: 1,
-  };
-  const { data } = await viewerCdp!.send('Page.captureScreenshot', {
-    format: 'png',
-    ...(clip ? { clip } : {}),
-  });
-  writeFileSync(path, Buffer.from(data, 'base64'));
-}
-
-const STAGE_NAMES: Readonly<Record<TurnStage['stage'], string>> = {
-  stt: 'STT',
-  end_of_turn: 'end of turn',
-  llm: 'LLM',
-  function: 'tool',
-  tts: 'TTS',
-};
-/** The table row that stands for each bottleneck component. */
-const BOTTLENECK_ROWS = { stt: 'stt_latency', llm: 'ttft', tts: 'tts_latency' } as const;
-
-/** The overlay's table for `s`: p50, p90 and error rate of each row, formatted as it does. */
-function tableOf(s: MetricsSummary) {
-  const cells = (stats: Stats, errorRate?: number | null) => [
-    formatMs(stats.p50),
-    formatMs(stats.p90),
-    errorRate === undefined ? null : formatPercent(errorRate),
-  ];
-  return {
-    stt_latency: cells(s.stt.latency, s.stt.error_rate),
-    ttft: cells(s.llm.ttft, s.llm.error_rate),
-    ttlt: cells(s.llm.ttlt),
-    function_execution: cells(s.function.execution, s.function.error_rate),
-    tts_latency: cells(s.tts.latency, s.tts.error_rate),
-    e2e_latency: cells(s.e2e.latency),
-  };
-}
-
-/** The overlay's waterfall of `turn`: its end-to-end latency and a [stage, name, duration] row
- * per stage. */
-const waterfallOf = (turn: TurnTimeline) => ({
-  e2e: turn.e2eLatencyMs === undefined ? null : `${formatMs(turn.e2eLatencyMs)} to answer`,
-  stages: turn.stages.map((s) => [
-    s.stage,
-    s.stage === 'function' && s.name ? s.name : STAGE_NAMES[s.stage],
-    formatMs(s.durationMs),
-  ]),
-});
 
 before(
   async () => {
@@ -343,8 +231,8 @@ before(
 
 after(async () => {
   const steps: Array<[string, () => Promise<unknown>]> = [
-    ['viewer log saved', async () => viewer && saveViewerLog(viewer)],
-    ['viewer left', async () => viewer?.page.evaluate(() => (globalThis as any).__overlayLeave())],
+    ['viewer log saved', async () => viewer?.saveLog(join(artifacts, 'overlay-viewer.log'))],
+    ['viewer left', async () => viewer?.leave()],
     ['browser closed', async () => browser?.close()],
     ['page server stopped', async () => pageServer?.close()],
     ['caller left', async () => caller?.leave()],
@@ -383,8 +271,11 @@ describe('an agent in a real LiveKit room', () => {
     );
     // the viewer joins once the agent's session is linked to the caller (it would link to the
     // first participant it sees); its failure is the overlay test's, not the conversation's
-    const viewerJoined = joinViewer(roomName).then(
-      () => mark(`the browser viewer joined ${roomName}`),
+    const viewerJoined = OverlayViewer.join(browser!, pageServer!, server!, roomName).then(
+      (v) => {
+        viewer = v;
+        mark(`the browser viewer joined ${roomName}`);
+      },
       (error: Error) => {
         viewerFailure = error;
         mark(`the browser viewer did not join: ${error.message}`);
@@ -506,22 +397,22 @@ describe('an agent in a real LiveKit room', () => {
     };
     // the page has the caller's last summary and drew it (renders are at most 4 a second)
     const { state, panel } = await waitFor(
-      () => readViewer(v),
+      () => v.read(),
       ({ state, panel }) =>
         state.messages.some((m: { seq: number }) => m.seq >= last.seq) &&
         panel.turns === expected.turns &&
         state.waterfalls.length >= turns.length,
       10_000,
-    ).catch(() => readViewer(v));
-    await screenshot(join(artifacts, 'overlay.png'), '#overlay');
-    await screenshot(join(artifacts, 'overlay-page.png'));
+    ).catch(() => v.read());
+    await v.screenshot(join(artifacts, 'overlay.png'), '#overlay');
+    await v.screenshot(join(artifacts, 'overlay-page.png'));
     if (process.env.UPDATE_SCREENSHOT === '1') {
       copyFileSync(join(artifacts, 'overlay.png'), DOCS_SCREENSHOT);
     }
     mark(`the viewer received ${state.received} packets; screenshot in overlay.png`);
 
     assert.deepEqual(state.errors, [], 'no connection errors or invalid packets');
-    assert.deepEqual(v.problems, [], 'no console errors, page errors or outside requests');
+    assert.deepEqual(v.opened.problems, [], 'no console errors, page errors or outside requests');
     assert.equal(state.received, state.messages.length, 'every packet is a valid message');
     // it got every broadcast the caller got since it joined; besides, the agent sends a joiner
     // a summary of its own a second after it joins (src/publish/room-publisher.ts)
