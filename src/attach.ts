@@ -149,6 +149,7 @@ export class SessionMetrics {
     try {
       return new RoomPublisher(opts.publish!, {
         summary: () => this.core.summary(),
+        lastTurn: () => this.core.lastTurn(),
         now: opts.now,
         logOnce: this.logOnce,
         sent: this.series && ((type) => this.series!.messageSent(type)),

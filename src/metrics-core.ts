@@ -117,6 +117,11 @@ export class MetricsCore {
     return this.recentTurns.map((t) => structuredClone(t));
   }
 
+  lastTurn(): TurnTimeline | undefined {
+    const last = this.recentTurns.at(-1);
+    return last && structuredClone(last);
+  }
+
   /**
    * Evaluates the alert rules against the rolling window ending at `now`: every rule (as the
    * window slides, values change without new samples), or with `onlyChanged` just the rules

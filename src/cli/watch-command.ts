@@ -182,7 +182,9 @@ async function watch(a: WatchArgs, io: CliIo): Promise<number> {
   const { rtc, sdk } = await loadLiveKit();
   const room = new rtc.Room();
   const feed = new MetricsFeed();
-  const color = !a.json && process.stdout.isTTY === true && !process.env.NO_COLOR;
+  const tty = !a.json && process.stdout.isTTY === true;
+  const color = tty && !process.env.NO_COLOR;
+  const alertLog: string[] = [];
 
   const show = (message: MetricsMessage | null, sender: string) => {
     if (!message) return;
@@ -190,7 +192,28 @@ async function watch(a: WatchArgs, io: CliIo): Promise<number> {
       io.stdout(JSON.stringify({ from: sender, ...message }) + '\n');
       return;
     }
-    io.stdout(describeMessage(message, sender, color));
+    if (!tty) {
+      io.stdout(describeMessage(message, sender, color));
+      return;
+    }
+    // On a terminal, one screen redrawn in place: each agent's summary and last turn.
+    if (message.type === 'alert') alertLog.push(describeMessage(message, sender, color).trim());
+    const screens = feed.agents.map((state) => {
+      const who = printable(state.sender || 'agent');
+      const status = state.final ? 'session ended' : 'live';
+      const head = `── ${who} (${status}) ─ room "${printable(state.room)}" ─ ${new Date(state.updatedAt).toLocaleTimeString()}`;
+      const body = state.summary
+        ? renderSummary(state.summary, state.lastTurn, { color })
+        : state.lastTurn
+          ? renderWaterfall(state.lastTurn).join('\n')
+          : 'waiting for metrics…';
+      return `${head}\n${body}`;
+    });
+    const events = alertLog.slice(-4).join('\n');
+    io.stdout(
+      `\x1b[2J\x1b[Hwatching room "${printable(a.room)}" (Ctrl-C to leave)\n\n` +
+        `${screens.join('\n\n')}${events ? `\n\nalert events:\n${events}` : ''}\n`,
+    );
   };
 
   room.on(rtc.RoomEvent.DataReceived, (payload, participant, _kind, topic) => {
@@ -219,7 +242,9 @@ async function watch(a: WatchArgs, io: CliIo): Promise<number> {
   } catch (err) {
     throw new RunError(`could not join room "${a.room}" at ${a.url}: ${(err as Error).message}`);
   }
-  if (!a.json) io.stderr(`watching room "${a.room}" on topic "${a.topic}" (Ctrl-C to leave)\n`);
+  if (!a.json) {
+    io.stderr(`watching room "${printable(a.room)}" on topic "${a.topic}" (Ctrl-C to leave)\n`);
+  }
   void askForSummary();
 
   await new Promise<void>((resolve) => {

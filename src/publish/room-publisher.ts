@@ -27,6 +27,8 @@ export type DropReason = 'not_connected' | 'publish_failed' | 'too_large';
 
 export interface PublisherDeps {
   summary(): MetricsSummary;
+  /** The last completed turn, sent with the summary to a viewer who arrives late. */
+  lastTurn(): TurnTimeline | undefined;
   now(): number;
   logOnce: LogOnce;
   sent?(type: MetricsMessageType): void;
@@ -145,12 +147,7 @@ export class RoomPublisher {
     const timer = setTimeout(() => {
       this.joinTimers.delete(timer);
       if (this.finished || !this.room.isConnected) return;
-      this.guard('join_summary', () =>
-        this.publish(
-          { ...this.base(), type: 'summary', final: false, summary: this.deps.summary() },
-          [identity],
-        ),
-      );
+      this.guard('join_summary', () => this.sendStateTo(identity));
     }, JOIN_RESEND_DELAY_MS);
     timer.unref?.();
     this.joinTimers.add(timer);
@@ -173,12 +170,17 @@ export class RoomPublisher {
       if (now - (this.answeredAt.get(identity) ?? -Infinity) < REQUEST_MIN_INTERVAL_MS) return;
       if (this.answeredAt.size > 1_000) this.answeredAt.clear();
       this.answeredAt.set(identity, now);
-      this.publish(
-        { ...this.base(), type: 'summary', final: false, summary: this.deps.summary() },
-        [identity],
-      );
+      this.sendStateTo(identity);
     });
   };
+
+  /** Brings one late viewer up to date: the summary, then the last turn's timeline. */
+  private sendStateTo(identity: string): void {
+    const summary = this.deps.summary();
+    this.publish({ ...this.base(), type: 'summary', final: false, summary }, [identity]);
+    const turn = this.deps.lastTurn();
+    if (turn) this.publish({ ...this.base(), type: 'turn', turn }, [identity]);
+  }
 
   /** Answers the summary RPC, so a late joiner or a hidden observer gets the state at once. */
   private registerRpc(): void {
@@ -193,6 +195,17 @@ export class RoomPublisher {
         summary: this.deps.summary(),
       });
       if (!bytes) throw new Error('summary too large');
+      // the answer carries the summary; the last turn follows over the data channel
+      const turn = this.deps.lastTurn();
+      if (turn) {
+        setTimeout(() => {
+          if (this.room.isConnected) {
+            this.guard('rpc_turn', () =>
+              this.publish({ ...this.base(), type: 'turn', turn }, [callerIdentity]),
+            );
+          }
+        }, 0);
+      }
       return textDecoder.decode(bytes);
     });
     this.rpcParticipant = participant;

@@ -108,7 +108,8 @@ describe('livekit-agents-metrics watch on a real LiveKit server', () => {
     await session.run({ userInput: 'one' }).wait();
     await session.run({ userInput: 'two' }).wait();
 
-    // joins after two turns: the summary it prints first is the answer to its request
+    // joins after two turns: what it prints first is the answer to its request, the summary and
+    // the last turn
     const watch = runWatch(server, ['--json', '--duration', '30']);
     cleanup.push(async () => {
       watch.proc.kill('SIGTERM');
@@ -120,6 +121,10 @@ describe('livekit-agents-metrics watch on a real LiveKit server', () => {
     const first = watch.messages()[0]!;
     assert.equal(first.from, 'agent-under-watch');
     assert.equal(first.room, ROOM);
+    const secondTurnId = metrics.turns().at(-1)!.id;
+    await watch.until('the last turn so far', () =>
+      watch.messages().some((m) => m.type === 'turn' && m.turn.id === secondTurnId),
+    );
     assert.equal(
       [...agentRoom.remoteParticipants.values()].some((p) =>
         p.identity.startsWith('metrics-watch'),
@@ -129,9 +134,10 @@ describe('livekit-agents-metrics watch on a real LiveKit server', () => {
     );
 
     await session.run({ userInput: 'three' }).wait();
-    await watch.until('the third turn', () => watch.messages().some((m) => m.type === 'turn'));
-    const turn = watch.messages().find((m) => m.type === 'turn')!;
-    assert.equal(turn.type === 'turn' && turn.turn.id, metrics.turns().at(-1)!.id);
+    const thirdTurnId = metrics.turns().at(-1)!.id;
+    const isThird = (m: MetricsMessage) => m.type === 'turn' && m.turn.id === thirdTurnId;
+    await watch.until('the third turn', () => watch.messages().some(isThird));
+    const turn = watch.messages().find(isThird)!;
     const llmStage =
       turn.type === 'turn' ? turn.turn.stages.find((s) => s.stage === 'llm') : undefined;
     assert.ok(
@@ -146,6 +152,47 @@ describe('livekit-agents-metrics watch on a real LiveKit server', () => {
     assert.equal(await text.exited, 0, text.stderr());
     assert.match(text.stdout(), /llm\s+ttft\s+3\s+1\d\d/, text.stdout());
     assert.match(text.stderr(), /watching room "watch-room"/);
+
+    // on a terminal (a pseudo-terminal from util-linux's script), one screen redrawn in place
+    // (async: this process runs the agent, which must answer the watcher meanwhile)
+    const tty = spawn(
+      'script',
+      [
+        '-qec',
+        [
+          process.execPath,
+          '--import',
+          'tsx',
+          CLI,
+          'watch',
+          '--url',
+          server.url,
+          '--room',
+          ROOM,
+          '--duration',
+          '3',
+        ].join(' '),
+        '/dev/null',
+      ],
+      {
+        env: {
+          ...process.env,
+          LIVEKIT_API_KEY: server.apiKey,
+          LIVEKIT_API_SECRET: server.apiSecret,
+          NO_COLOR: '1',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const onTty = { stdout: '', stderr: '', status: null as number | null };
+    tty.stdout.on('data', (d: Buffer) => (onTty.stdout += d.toString()));
+    tty.stderr.on('data', (d: Buffer) => (onTty.stderr += d.toString()));
+    onTty.status = await new Promise((resolve) => tty.once('exit', resolve));
+    assert.equal(onTty.status, 0, onTty.stdout + onTty.stderr);
+    assert.ok(onTty.stdout.includes('\x1b[2J\x1b[H'), 'the screen is cleared and redrawn');
+    assert.match(onTty.stdout, /agent-under-watch \(live\)/);
+    assert.match(onTty.stdout, /llm\s+ttft\s+3\s+1\d\d/);
+    assert.match(onTty.stdout, /last turn \(text\)/);
 
     await session.close();
     await watch.until('the final summary', () =>

@@ -193,8 +193,11 @@ describe('publishing to the room over the data channel', () => {
     room.emit('participantConnected', { identity: 'late-joiner' });
     await sleep(1_300);
     const toJoiner = room.sent.slice(sentBefore).filter((s) => s.to?.includes('late-joiner'));
-    assert.equal(toJoiner.length, 1);
-    assert.equal(toJoiner[0]!.message.type, 'summary');
+    assert.deepEqual(
+      toJoiner.map((s) => s.message.type),
+      ['summary', 'turn'],
+      'the summary, then the last turn',
+    );
     assert.deepEqual(toJoiner[0]!.to, ['late-joiner']);
 
     const handler = room.rpc.get('agent-metrics.summary');
@@ -202,6 +205,13 @@ describe('publishing to the room over the data channel', () => {
     const answer = decodeMessage(await handler({ callerIdentity: 'observer', payload: '' }));
     assert.equal(answer?.type, 'summary');
     assert.equal(answer.type === 'summary' && answer.summary.turns, 1);
+    await sleep(20);
+    const after = room.sent.filter((s) => s.to?.[0] === 'observer');
+    assert.deepEqual(
+      after.map((s) => s.message.type),
+      ['turn'],
+      "the caller's last turn follows over the data channel",
+    );
   });
 
   it("answers a viewer's summary request, to that viewer alone and at most twice a second", async () => {
@@ -233,7 +243,11 @@ describe('publishing to the room over the data channel', () => {
     );
     room.emit('dataReceived', new Uint8Array([0xff, 0xfe]), { identity: 'x' }, 1, 'agent-metrics');
     await sleep(10);
-    assert.equal(answers('hidden-viewer').length, 1, 'repeated requests are rate-limited');
+    assert.deepEqual(
+      answers('hidden-viewer').map((s) => s.message.type),
+      ['summary', 'turn'],
+      'the summary and the last turn, once: repeated requests are rate-limited',
+    );
     assert.deepEqual(answers('hidden-viewer')[0]!.to, ['hidden-viewer']);
     const answer = answers('hidden-viewer')[0]!.message;
     assert.equal(answer.type === 'summary' && answer.summary.turns, 1);
@@ -241,12 +255,12 @@ describe('publishing to the room over the data channel', () => {
     // a known participant is answered as itself, whatever the request says
     request('someone-else', 'agent-metrics', 'visible-viewer');
     await sleep(10);
-    assert.equal(answers('visible-viewer').length, 1);
+    assert.equal(answers('visible-viewer').length, 2);
     assert.equal(answers('someone-else').length, 0);
     await sleep(550);
     request('hidden-viewer');
     await sleep(10);
-    assert.equal(answers('hidden-viewer').length, 2);
+    assert.equal(answers('hidden-viewer').length, 4);
   });
 
   it('only sends to destinationIdentities, when given', async () => {
