@@ -13,6 +13,7 @@
  *   npm run demo                 # 10 turns
  *   npm run demo -- --turns 20 --overlay-port 8090 --room agents-metrics-demo
  */
+import './overlay/quiet-sdk-log.js'; // first: before @livekit/rtc-node loads
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MetricsConfigError, attachMetrics, startMetricsServer } from '../src/index.js';

@@ -124,6 +124,11 @@ describe('the demo with its overlay page', () => {
     assert.equal(await page.locator('[data-field="agent"]').first().textContent(), 'demo-agent');
     assert.deepEqual(problems, []);
     assert.equal(await demo.exited, 0, demo.output());
+    assert.doesNotMatch(
+      demo.output(),
+      /"name":"lk-rtc"/,
+      "the SDK's debug log stays out of the table",
+    );
     await close();
   });
 });
