@@ -125,7 +125,7 @@ async function observerToken(a: WatchArgs, sdk: LiveKitModules['sdk']) {
     ttl: '6h',
   });
   // hidden: the agent and the other participants don't see the observer; it may send data only
-  // to ask the agent for its summary (RPC), and it subscribes to no media.
+  // to ask the agent for its summary (a summary_request), and it subscribes to no media.
   token.addGrant({
     room: a.room,
     roomJoin: true,
@@ -240,6 +240,7 @@ async function watch(a: WatchArgs, io: CliIo): Promise<number> {
   try {
     await room.connect(a.url, token, { autoSubscribe: false, dynacast: false });
   } catch (err) {
+    await rtc.dispose().catch(() => {}); // or the SDK's native side keeps the process alive
     throw new RunError(`could not join room "${a.room}" at ${a.url}: ${(err as Error).message}`);
   }
   if (!a.json) {

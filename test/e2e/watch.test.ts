@@ -207,6 +207,22 @@ describe('livekit-agents-metrics watch on a real LiveKit server', () => {
     );
   });
 
+  it('says why it could not join, and exits 1, when nothing listens at the URL', async () => {
+    const proc = spawn(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'watch', '--room', ROOM, '--url', 'ws://127.0.0.1:1'],
+      {
+        env: { ...process.env, LIVEKIT_API_KEY: 'key', LIVEKIT_API_SECRET: 'secret' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise((resolve) => proc.once('exit', resolve));
+    assert.equal(code, 1);
+    assert.match(stderr, /could not join room "watch-room" at ws:\/\/127\.0\.0\.1:1/);
+  });
+
   it('says what is missing, and exits 2, when the API key is not set', async () => {
     const proc = spawn(
       process.execPath,
