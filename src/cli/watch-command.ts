@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { MetricsFeed } from '../view/metrics-feed.js';
-import { printable, renderSummary, renderWaterfall } from '../view/text-report.js';
+import { describeAlert, printable, renderSummary, renderWaterfall } from '../view/text-report.js';
 import {
   DEFAULT_TOPIC,
   type MetricsMessage,
@@ -149,12 +149,8 @@ function describeMessage(message: MetricsMessage, sender: string, color: boolean
       );
     case 'turn':
       return renderWaterfall(message.turn).join('\n') + '\n';
-    case 'alert': {
-      const a = message.alert;
-      const unit = a.metric === 'error_rate' ? '%' : ' ms';
-      const what = a.component ? `${a.metric}(${a.component})` : `${a.metric} p90`;
-      return `alert ${a.state}: ${a.level} ${what} = ${a.value.toFixed(0)}${unit} (threshold ${a.threshold}${unit})\n`;
-    }
+    case 'alert':
+      return `alert ${message.alert.state}: ${message.alert.level} ${describeAlert(message.alert)}\n`;
   }
 }
 

@@ -3,7 +3,7 @@
  * Isomorphic (pure strings). Strings that arrived over the data channel (tool names) are
  * untrusted: control characters are stripped so they cannot drive the terminal.
  */
-import type { MetricsSummary, Stats, TurnTimeline } from '../types.js';
+import type { ActiveAlert, MetricsSummary, Stats, TurnTimeline } from '../types.js';
 
 const ms = (v: number | null) => (v === null ? '—' : `${Math.round(v)}`);
 const pct = (v: number | null) => (v === null ? '—' : `${v.toFixed(1)}%`);
@@ -48,14 +48,19 @@ export function renderSummary(
   );
   if (s.alerts.length === 0) lines.push(`alerts: ${paint(32, 'none')}`);
   for (const a of s.alerts) {
-    const what = a.component ? `${a.metric}(${a.component})` : `${a.metric} p90`;
-    const unit = a.metric === 'error_rate' ? '%' : ' ms';
     lines.push(
-      `alert: ${paint(a.level === 'critical' ? 31 : 33, a.level.toUpperCase())} ${what} = ${a.value.toFixed(0)}${unit} (threshold ${a.threshold}${unit})`,
+      `alert: ${paint(a.level === 'critical' ? 31 : 33, a.level.toUpperCase())} ${describeAlert(a)}`,
     );
   }
   if (lastTurn) lines.push('', ...renderWaterfall(lastTurn));
   return lines.join('\n');
+}
+
+/** An alert's metric, value and threshold, e.g. `ttft p90 = 2412 ms (threshold 2000 ms)`. */
+export function describeAlert(a: ActiveAlert): string {
+  const what = a.component ? `${a.metric}(${a.component})` : `${a.metric} p90`;
+  const unit = a.metric === 'error_rate' ? '%' : ' ms';
+  return `${what} = ${a.value.toFixed(0)}${unit} (threshold ${a.threshold}${unit})`;
 }
 
 /** The last turn as a text waterfall: one bar per stage on a shared time axis. */

@@ -76,7 +76,7 @@ export function decodeSummaryRequest(payload: Uint8Array): SummaryRequestMessage
   }
 }
 
-/** Validates an already-parsed value (e.g. an RPC answer) as a message. */
+/** Validates an already-parsed value (e.g. JSON parsed elsewhere) as a message. */
 export function readMessage(value: unknown): MetricsMessage | null {
   try {
     const raw = object(value);

@@ -38,7 +38,7 @@ export function encodeMessage(
 }
 
 /** Cuts a string to {@link MAX_STRING_LENGTH} characters. */
-export function capString(value: string): string {
+function capString(value: string): string {
   return value.length > MAX_STRING_LENGTH ? value.slice(0, MAX_STRING_LENGTH - 1) + '…' : value;
 }
 
