@@ -25,21 +25,31 @@ async function agentToken(server: LiveKitServer, identity: string): Promise<stri
   return token.toJwt();
 }
 
-/** Runs the CLI; collects its stdout lines as they come. */
-function runWatch(server: LiveKitServer, args: string[]) {
-  const proc: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', CLI, 'watch', '--url', server.url, '--room', ROOM, ...args],
-    {
-      env: {
-        ...process.env,
-        LIVEKIT_API_KEY: server.apiKey,
-        LIVEKIT_API_SECRET: server.apiSecret,
-        NO_COLOR: '1',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+type ApiKeys = { LIVEKIT_API_KEY: string; LIVEKIT_API_SECRET: string };
+const keysOf = (server: LiveKitServer): ApiKeys => ({
+  LIVEKIT_API_KEY: server.apiKey,
+  LIVEKIT_API_SECRET: server.apiSecret,
+});
+/** `watch`'s arguments for the test room on `server`, then `more`. */
+const inRoom = (server: LiveKitServer, ...more: string[]) => [
+  '--url',
+  server.url,
+  '--room',
+  ROOM,
+  ...more,
+];
+
+/**
+ * Runs `livekit-agents-metrics watch` in its own process (with `tty`, under a pseudo-terminal from
+ * util-linux's script) and collects its output as it comes.
+ */
+function runWatch(args: string[], keys: ApiKeys, { tty = false } = {}) {
+  const node = [process.execPath, '--import', 'tsx', CLI, 'watch', ...args];
+  const [command, ...argv] = tty ? ['script', '-qec', node.join(' '), '/dev/null'] : node;
+  const proc: ChildProcess = spawn(command!, argv, {
+    env: { ...process.env, ...keys, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -110,7 +120,7 @@ describe('livekit-agents-metrics watch on a real LiveKit server', () => {
 
     // joins after two turns: what it prints first is the answer to its request, the summary and
     // the last turn
-    const watch = runWatch(server, ['--json', '--duration', '30']);
+    const watch = runWatch(inRoom(server, '--json', '--duration', '30'), keysOf(server));
     cleanup.push(async () => {
       watch.proc.kill('SIGTERM');
       await watch.exited;
@@ -148,51 +158,20 @@ describe('livekit-agents-metrics watch on a real LiveKit server', () => {
     );
 
     // and as a person reads it: the table and the waterfall
-    const text = runWatch(server, ['--duration', '3']);
+    const text = runWatch(inRoom(server, '--duration', '3'), keysOf(server));
     assert.equal(await text.exited, 0, text.stderr());
     assert.match(text.stdout(), /llm\s+ttft\s+3\s+1\d\d/, text.stdout());
     assert.match(text.stderr(), /watching room "watch-room"/);
 
     // on a terminal (a pseudo-terminal from util-linux's script), one screen redrawn in place
     // (async: this process runs the agent, which must answer the watcher meanwhile)
-    const tty = spawn(
-      'script',
-      [
-        '-qec',
-        [
-          process.execPath,
-          '--import',
-          'tsx',
-          CLI,
-          'watch',
-          '--url',
-          server.url,
-          '--room',
-          ROOM,
-          '--duration',
-          '3',
-        ].join(' '),
-        '/dev/null',
-      ],
-      {
-        env: {
-          ...process.env,
-          LIVEKIT_API_KEY: server.apiKey,
-          LIVEKIT_API_SECRET: server.apiSecret,
-          NO_COLOR: '1',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    const onTty = { stdout: '', stderr: '', status: null as number | null };
-    tty.stdout.on('data', (d: Buffer) => (onTty.stdout += d.toString()));
-    tty.stderr.on('data', (d: Buffer) => (onTty.stderr += d.toString()));
-    onTty.status = await new Promise((resolve) => tty.once('exit', resolve));
-    assert.equal(onTty.status, 0, onTty.stdout + onTty.stderr);
-    assert.ok(onTty.stdout.includes('\x1b[2J\x1b[H'), 'the screen is cleared and redrawn');
-    assert.match(onTty.stdout, /agent-under-watch \(live\)/);
-    assert.match(onTty.stdout, /llm\s+ttft\s+3\s+1\d\d/);
-    assert.match(onTty.stdout, /last turn \(text\)/);
+    const onTty = runWatch(inRoom(server, '--duration', '3'), keysOf(server), { tty: true });
+    const ttyExit = await onTty.exited;
+    assert.equal(ttyExit, 0, onTty.stdout() + onTty.stderr());
+    assert.ok(onTty.stdout().includes('\x1b[2J\x1b[H'), 'the screen is cleared and redrawn');
+    assert.match(onTty.stdout(), /agent-under-watch \(live\)/);
+    assert.match(onTty.stdout(), /llm\s+ttft\s+3\s+1\d\d/);
+    assert.match(onTty.stdout(), /last turn \(text\)/);
 
     await session.close();
     await watch.until('the final summary', () =>
@@ -208,34 +187,17 @@ describe('livekit-agents-metrics watch on a real LiveKit server', () => {
   });
 
   it('says why it could not join, and exits 1, when nothing listens at the URL', async () => {
-    const proc = spawn(
-      process.execPath,
-      ['--import', 'tsx', CLI, 'watch', '--room', ROOM, '--url', 'ws://127.0.0.1:1'],
-      {
-        env: { ...process.env, LIVEKIT_API_KEY: 'key', LIVEKIT_API_SECRET: 'secret' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stderr = '';
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise((resolve) => proc.once('exit', resolve));
-    assert.equal(code, 1);
-    assert.match(stderr, /could not join room "watch-room" at ws:\/\/127\.0\.0\.1:1/);
+    const run = runWatch(['--room', ROOM, '--url', 'ws://127.0.0.1:1'], {
+      LIVEKIT_API_KEY: 'key',
+      LIVEKIT_API_SECRET: 'secret',
+    });
+    assert.equal(await run.exited, 1);
+    assert.match(run.stderr(), /could not join room "watch-room" at ws:\/\/127\.0\.0\.1:1/);
   });
 
   it('says what is missing, and exits 2, when the API key is not set', async () => {
-    const proc = spawn(
-      process.execPath,
-      ['--import', 'tsx', CLI, 'watch', '--room', ROOM, '--url', server.url],
-      {
-        env: { ...process.env, LIVEKIT_API_KEY: '', LIVEKIT_API_SECRET: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stderr = '';
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise((resolve) => proc.once('exit', resolve));
-    assert.equal(code, 2);
-    assert.match(stderr, /LIVEKIT_API_KEY and LIVEKIT_API_SECRET/);
+    const run = runWatch(inRoom(server), { LIVEKIT_API_KEY: '', LIVEKIT_API_SECRET: '' });
+    assert.equal(await run.exited, 2);
+    assert.match(run.stderr(), /LIVEKIT_API_KEY and LIVEKIT_API_SECRET/);
   });
 });
