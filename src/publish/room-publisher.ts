@@ -178,6 +178,10 @@ export class RoomPublisher {
   private sendStateTo(identity: string): void {
     const summary = this.deps.summary();
     this.publish({ ...this.base(), type: 'summary', final: false, summary }, [identity]);
+    this.sendLastTurnTo(identity);
+  }
+
+  private sendLastTurnTo(identity: string): void {
     const turn = this.deps.lastTurn();
     if (turn) this.publish({ ...this.base(), type: 'turn', turn }, [identity]);
   }
@@ -196,16 +200,7 @@ export class RoomPublisher {
       });
       if (!bytes) throw new Error('summary too large');
       // the answer carries the summary; the last turn follows over the data channel
-      const turn = this.deps.lastTurn();
-      if (turn) {
-        setTimeout(() => {
-          if (this.room.isConnected) {
-            this.guard('rpc_turn', () =>
-              this.publish({ ...this.base(), type: 'turn', turn }, [callerIdentity]),
-            );
-          }
-        }, 0);
-      }
+      setTimeout(() => this.guard('rpc_turn', () => this.sendLastTurnTo(callerIdentity)), 0);
       return textDecoder.decode(bytes);
     });
     this.rpcParticipant = participant;
