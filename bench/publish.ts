@@ -80,7 +80,7 @@ export async function publishBenchmarks(): Promise<PublishBenchResult> {
     for (let i = 0; i < 2_000; i++) {
       const summary = withRoom.summary();
       JSON.stringify({ ...summary, at: 0 });
-      encoder.encode(JSON.stringify({ v: 1, type: 'summary', seq: i, summary }));
+      encoder.encode(JSON.stringify({ v: 2, type: 'summary', seq: i, summary }));
     }
     summaryRounds.push(Number(process.hrtime.bigint() - start) / 2_000);
   }

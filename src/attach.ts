@@ -4,14 +4,15 @@ import { MetricsConfigError } from './errors.js';
 import { SessionListener, type SessionLike } from './ingest/session-listener.js';
 import type { Signal } from './ingest/signals.js';
 import { MetricsCore } from './metrics-core.js';
-import { processExporter } from './prometheus/process-exporter.js';
-import type { SessionSeriesSink } from './prometheus/series-sink.js';
+import { OtelSink } from './otel/otel-sink.js';
 import { RoomPublisher } from './publish/room-publisher.js';
-import { processSessions } from './stats/session-gauge.js';
+import type { MetricsRuntime } from './runtime.js';
+import type { AttachMetricsOptions } from './options.js';
 import type {
-  AttachMetricsOptions,
   BottleneckComponent,
   Component,
+  HealthEvent,
+  MetricsSink,
   MetricsSummary,
   SessionMetricsEvents,
   StatName,
@@ -25,12 +26,16 @@ import { LogOnce } from './util/log-once.js';
 /** Alert rules are re-evaluated this often, so an alert clears as its window slides. */
 const ALERT_TICK_MS = 1_000;
 
-const attached = new WeakMap<object, SessionMetrics>();
+type SinkMethod = Exclude<keyof MetricsSink, 'close'>;
+type SinkArg<M extends SinkMethod> = Parameters<NonNullable<MetricsSink[M]>>[0];
 
 /**
  * Live metrics of one AgentSession. Obtain it from {@link attachMetrics}. Reading methods are
  * cheap and never throw; listeners registered with `on` are called synchronously, and an
  * exception in one is contained and logged once.
+ *
+ * Data flow: session events → signals (`ingest`) → the core (turns, stats, alerts) → every sink:
+ * Prometheus series, OpenTelemetry, the room publisher, the `on(...)` listeners and your own.
  */
 export class SessionMetrics {
   private readonly core: MetricsCore;
@@ -38,8 +43,10 @@ export class SessionMetrics {
   private readonly logOnce: LogOnce;
   private readonly listener: SessionListener;
   private readonly alertTimer: ReturnType<typeof setInterval>;
-  private readonly series: SessionSeriesSink | undefined;
-  private readonly publisher: RoomPublisher | undefined;
+  private readonly runtime: MetricsRuntime;
+  private readonly sinks: MetricsSink[];
+  /** The sinks that implement each method, so a sample costs no lookups of absent methods. */
+  private readonly sinksFor: { [M in SinkMethod]: MetricsSink[] };
   private sessionOpen = true;
   private closed = false;
 
@@ -48,6 +55,7 @@ export class SessionMetrics {
     private readonly session: SessionLike,
     opts: ResolvedOptions,
   ) {
+    this.runtime = opts.runtime;
     this.logOnce = new LogOnce(opts.logger);
     this.listeners = new Listeners((event, error) => {
       this.logOnce.warn(
@@ -56,29 +64,34 @@ export class SessionMetrics {
         'a metrics listener threw',
       );
     });
-    const series = opts.prometheus ? processExporter().sinkFor(opts.labels) : undefined;
-    this.series = series;
-    this.core = new MetricsCore(opts, {
-      turn: (t) => {
-        this.publisher?.turn(t);
-        this.listeners.emit('turn', t);
+    this.core = new MetricsCore(
+      opts,
+      {
+        turn: (t) => this.dispatch('turn', t),
+        alert: (a) => this.dispatch('alert', a),
+        sample: (s) => this.dispatch('sample', s),
+        request: (component, outcome, provider) =>
+          this.dispatch('request', {
+            component,
+            outcome,
+            provider: provider?.provider,
+            model: provider?.model,
+          }),
+        oddField: (field) => this.dispatch('health', { kind: 'odd_field', field }),
+        dropped: (reason) => this.dispatch('health', { kind: 'dropped_sample', reason }),
       },
-      alert: (a) => {
-        this.publisher?.alert(a);
-        this.listeners.emit('alert', a);
-      },
-      sample: (s) => {
-        series?.sample(s);
-        if (this.listeners.has('sample')) this.listeners.emit('sample', s);
-      },
-      request:
-        series && ((component, outcome, provider) => series.request(component, outcome, provider)),
-      oddField: series && ((field) => series.oddField(field)),
-      dropped: series && ((reason) => series.dropped(reason)),
-    });
-    processSessions.opened();
-    this.publisher = opts.publish && this.startPublisher(opts);
-    if (series && processExporter().deliversToHub) this.drainAtJobShutdown();
+      this.runtime.sessions,
+    );
+    this.sinks = this.startSinks(opts);
+    this.sinksFor = {
+      sample: this.sinks.filter((s) => s.sample),
+      request: this.sinks.filter((s) => s.request),
+      turn: this.sinks.filter((s) => s.turn),
+      alert: this.sinks.filter((s) => s.alert),
+      health: this.sinks.filter((s) => s.health),
+    };
+    this.runtime.sessions.opened();
+    if (opts.prometheus && this.runtime.deliversToHub) this.drainAtJobShutdown();
     this.listener = new SessionListener(session, {
       signal: (s) => this.ingest(s),
       odd: (field) => this.core.countOddField(field),
@@ -91,7 +104,7 @@ export class SessionMetrics {
     this.alertTimer.unref?.();
   }
 
-  /** Statistics of one series since attach, in ms (tokens/s for `tokens_per_sec`). */
+  /** Statistics of one series since attach, in its unit (ms; tokens/s for `tokens_per_sec`). */
   stats(name: StatName): Stats {
     assertOneOf(name, STAT_NAMES, 'stats(name)');
     return this.core.stats(name);
@@ -140,35 +153,68 @@ export class SessionMetrics {
     clearInterval(this.alertTimer);
     this.listener.detach();
     this.markSessionClosed();
-    this.guard('publish_final', () => this.publisher?.finish());
     this.listeners.clear();
+    const attached = this.runtime.attachedSessions;
     if (attached.get(this.session) === this) attached.delete(this.session);
   }
 
-  private startPublisher(opts: ResolvedOptions): RoomPublisher | undefined {
-    try {
-      return new RoomPublisher(opts.publish!, {
-        summary: () => this.core.summary(),
-        lastTurn: () => this.core.lastTurn(),
-        now: opts.now,
-        logOnce: this.logOnce,
-        sent: this.series && ((type) => this.series!.messageSent(type)),
-        dropped: (reason) => {
-          const dropped = this.core.health.dropped_messages;
-          dropped[reason] = (dropped[reason] ?? 0) + 1;
-          this.series?.messageDropped(reason);
-        },
-      });
-    } catch (error) {
-      this.internalError('publisher_start', error);
-      return undefined;
+  /** Prometheus, OpenTelemetry, the room publisher, the `on(...)` listeners, then the user's. */
+  private startSinks(opts: ResolvedOptions): MetricsSink[] {
+    const sinks: MetricsSink[] = [];
+    if (opts.prometheus) sinks.push(this.runtime.exporter.sinkFor(opts.labels));
+    if (opts.otelMeter) {
+      const meter = opts.otelMeter;
+      this.guard('otel_start', () =>
+        sinks.push(new OtelSink(meter, opts.labels, this.runtime.exporter.layout)),
+      );
+    }
+    if (opts.publish) {
+      const publish = opts.publish;
+      this.guard('publisher_start', () =>
+        sinks.push(
+          new RoomPublisher(publish, {
+            summary: () => this.core.summary(),
+            lastTurn: () => this.core.lastTurn(),
+            now: opts.now,
+            logOnce: this.logOnce,
+            sent: (type) => this.dispatch('health', { kind: 'message_sent', type }),
+            dropped: (reason) => {
+              const dropped = this.core.health.droppedMessages;
+              dropped[reason] = (dropped[reason] ?? 0) + 1;
+              this.dispatch('health', { kind: 'message_dropped', reason });
+            },
+          }),
+        ),
+      );
+    }
+    const listeners = this.listeners;
+    sinks.push({
+      turn: (t) => listeners.emit('turn', t),
+      alert: (a) => listeners.emit('alert', a),
+      sample: (s) => {
+        if (listeners.has('sample')) listeners.emit('sample', s);
+      },
+    });
+    sinks.push(...opts.sinks);
+    return sinks;
+  }
+
+  /** Hands one event to every sink that takes it; a sink that throws is contained. */
+  private dispatch<M extends SinkMethod>(method: M, arg: SinkArg<M>): void {
+    for (const sink of this.sinksFor[method]) {
+      try {
+        (sink[method] as (a: SinkArg<M>) => void).call(sink, arg);
+      } catch (error) {
+        // a health sink that throws is not told about its own failure again
+        this.internalError(`sink:${method}`, error, method !== 'health');
+      }
     }
   }
 
   /** In a job process, the job's last turns reach the worker's hub before the process exits. */
   private drainAtJobShutdown(): void {
     try {
-      getJobContext(false)?.addShutdownCallback(() => processExporter().drain());
+      getJobContext(false)?.addShutdownCallback(() => this.runtime.exporter.drain());
     } catch (error) {
       this.internalError('job_shutdown_hook', error);
     }
@@ -182,16 +228,20 @@ export class SessionMetrics {
     }
     if (signal.kind === 'session_closed') {
       this.markSessionClosed();
-      this.guard('publish_final', () => this.publisher?.finish());
       clearInterval(this.alertTimer);
     }
   }
 
+  /** The session ended (or metrics were detached): sinks get the last summary, once. */
   private markSessionClosed(): void {
     if (!this.sessionOpen) return;
     this.sessionOpen = false;
-    processSessions.closed();
-    if (this.series) processExporter().flushSoon();
+    this.runtime.sessions.closed();
+    this.guard('close_sinks', () => {
+      const summary = this.core.summary();
+      for (const sink of this.sinks) this.guard('sink:close', () => sink.close?.(summary));
+    });
+    this.runtime.exporter.flushSoon();
   }
 
   private guard(where: string, fn: () => void): void {
@@ -202,9 +252,9 @@ export class SessionMetrics {
     }
   }
 
-  private internalError(where: string, error: unknown): void {
-    this.core.health.internal_errors += 1;
-    this.series?.internalError();
+  private internalError(where: string, error: unknown, tellSinks = true): void {
+    this.core.health.internalErrors += 1;
+    if (tellSinks) this.dispatch('health', { kind: 'internal_error', where } as HealthEvent);
     this.logOnce.warn(
       `internal:${where}`,
       { where, error: describe(error) },
@@ -226,14 +276,16 @@ export function attachMetrics(
   if (!candidate || typeof candidate.on !== 'function' || typeof candidate.off !== 'function') {
     throw new MetricsConfigError('session', 'expected a voice.AgentSession from @livekit/agents');
   }
-  const previous = attached.get(candidate);
+  const resolved = resolveOptions(options);
+  const attached = resolved.runtime.attachedSessions;
+  const previous = attached.get(candidate) as SessionMetrics | undefined;
   if (previous && !previous.isClosed) {
     throw new MetricsConfigError(
       'session',
       'metrics are already attached to this session; reuse that handle or close() it first',
     );
   }
-  const metrics = new SessionMetrics(candidate, resolveOptions(options));
+  const metrics = new SessionMetrics(candidate, resolved);
   attached.set(candidate, metrics);
   return metrics;
 }
@@ -247,6 +299,16 @@ function assertOneOf<T extends string>(value: T, allowed: readonly T[], where: s
   }
 }
 
+/** A thrown value as text. Never throws itself: a hostile error's getters and conversions may. */
 function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  try {
+    if (error instanceof Error) return `${String(error.name)}: ${String(error.message)}`;
+    return String(error);
+  } catch {
+    try {
+      return Object.prototype.toString.call(error);
+    } catch {
+      return 'unprintable error';
+    }
+  }
 }

@@ -1,6 +1,10 @@
+import type { Meter } from '@opentelemetry/api';
 import { type ResolvedRule, resolveAlertRules } from './alerts/rules.js';
-import { MetricsConfigError } from './errors.js';
-import type { AttachMetricsOptions, MetricsLogger, MetricsRoom } from './types.js';
+import { FAMILIES, FAMILY_KEYS } from './catalog/families.js';
+import { ConfigCheck, MetricsConfigError } from './errors.js';
+import { type MetricsRuntime, defaultMetricsRuntime } from './runtime.js';
+import type { AttachMetricsOptions, MetricsLogger, MetricsRoom } from './options.js';
+import type { MetricsSink } from './types.js';
 import { DEFAULT_TOPIC } from './wire/messages.js';
 
 export interface ResolvedOptions {
@@ -18,6 +22,10 @@ export interface ResolvedOptions {
   prometheus: boolean;
   /** Where and how to publish over the data channel; absent when not publishing. */
   publish: ResolvedPublishOptions | undefined;
+  /** The meter of the OpenTelemetry sink; absent without one. */
+  otelMeter: Meter | undefined;
+  sinks: MetricsSink[];
+  runtime: MetricsRuntime;
 }
 
 export interface ResolvedPublishOptions {
@@ -29,15 +37,14 @@ export interface ResolvedPublishOptions {
 
 /** Prometheus label names; `__`-prefixed names are reserved. */
 export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-/** Labels the exporters set themselves, so a constant label must not take them. */
-export const RESERVED_LABELS = [
+/** Longest constant label value (as tool, provider and model names are capped). */
+export const MAX_LABEL_VALUE = 128;
+/** Labels the exporters set themselves (the catalog's family labels, and Prometheus's own), so
+ * a constant label must not take them. */
+export const RESERVED_LABELS: readonly string[] = [
   'le',
   'quantile',
-  'component',
-  'provider',
-  'model',
-  'function',
-  'outcome',
+  ...new Set(FAMILY_KEYS.flatMap((key) => FAMILIES[key].labelNames)),
 ];
 
 const consoleLogger: MetricsLogger = {
@@ -68,67 +75,122 @@ function resolveLabels(labels: unknown): Record<string, string> {
     throw new MetricsConfigError('labels', 'expected an object of string label values');
   }
   const out: Record<string, string> = {};
+  const check = new ConfigCheck();
   for (const [name, value] of Object.entries(labels)) {
-    if (!LABEL_NAME.test(name) || name.startsWith('__')) {
-      throw new MetricsConfigError(
-        `labels.${name}`,
-        'a label name must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __',
-      );
-    }
-    if (RESERVED_LABELS.includes(name)) {
-      throw new MetricsConfigError(
-        `labels.${name}`,
-        `"${name}" is set by the exporter; choose another name`,
-      );
-    }
-    if (typeof value !== 'string') {
-      throw new MetricsConfigError(`labels.${name}`, `expected a string, got ${typeof value}`);
-    }
-    out[name] = value;
+    check.take(() => {
+      if (!LABEL_NAME.test(name) || name.startsWith('__')) {
+        throw new MetricsConfigError(
+          `labels.${name}`,
+          'a label name must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __',
+        );
+      }
+      if (RESERVED_LABELS.includes(name)) {
+        throw new MetricsConfigError(
+          `labels.${name}`,
+          `"${name}" is set by the exporter; choose another name`,
+        );
+      }
+      if (typeof value !== 'string') {
+        throw new MetricsConfigError(`labels.${name}`, `expected a string, got ${typeof value}`);
+      }
+      if (value.length > MAX_LABEL_VALUE) {
+        throw new MetricsConfigError(
+          `labels.${name}`,
+          `a label value is at most ${MAX_LABEL_VALUE} characters, got ${value.length}`,
+        );
+      }
+      out[name] = value;
+    }, undefined);
   }
+  check.done();
   return out;
 }
 
-/** Validates every option once, at attach time, and fills in the defaults. */
-export function resolveOptions(options: AttachMetricsOptions = {}): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new MetricsConfigError('options', 'expected an options object');
-  }
-  const hysteresis = options.alertHysteresis ?? 0.1;
+function resolveHysteresis(value: unknown): number {
+  const hysteresis = value ?? 0.1;
   if (typeof hysteresis !== 'number' || !(hysteresis >= 0 && hysteresis < 1)) {
     throw new MetricsConfigError(
       'alertHysteresis',
       `expected a fraction in [0, 1), got ${String(hysteresis)}`,
     );
   }
-  if (options.now !== undefined && typeof options.now !== 'function') {
-    throw new MetricsConfigError('now', 'expected a function returning epoch milliseconds');
-  }
-  const logger = options.logger ?? consoleLogger;
-  if (typeof logger.warn !== 'function') {
+  return hysteresis;
+}
+
+function resolveLogger(value: unknown): MetricsLogger {
+  const logger = (value ?? consoleLogger) as Partial<MetricsLogger> | null;
+  if (!logger || typeof logger.warn !== 'function') {
     throw new MetricsConfigError('logger', 'expected an object with a warn(obj, msg) method');
   }
-  return {
-    labels: Object.freeze(resolveLabels(options.labels)),
-    alertRules: resolveAlertRules(options.alerts),
-    alertWindowMs: integerOption(
-      options.alertWindowMs,
-      'alertWindowMs',
-      300_000,
-      1_000,
-      86_400_000,
-    ),
-    alertMinSamples: integerOption(options.alertMinSamples, 'alertMinSamples', 1, 1, 1_000_000),
-    alertMinRequests: integerOption(options.alertMinRequests, 'alertMinRequests', 5, 1, 1_000_000),
-    alertHysteresis: hysteresis,
-    maxTurns: integerOption(options.maxTurns, 'maxTurns', 50, 0, 100_000),
-    exactSamples: integerOption(options.exactSamples, 'exactSamples', 1024, 0, 1_000_000),
-    maxFunctionNames: integerOption(options.maxFunctionNames, 'maxFunctionNames', 50, 1, 10_000),
-    logger,
-    now: options.now ?? Date.now,
-    prometheus: options.prometheus ?? true,
-    publish: resolvePublish(options),
+  return logger as MetricsLogger;
+}
+
+function resolveOtel(value: unknown): Meter | undefined {
+  if (value === undefined) return undefined;
+  const o = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const meter = o.meter as Partial<Meter> | undefined;
+  if (meter && typeof meter.createHistogram === 'function') return meter as Meter;
+  const provider = o.meterProvider as { getMeter?: unknown } | undefined;
+  if (provider && typeof provider.getMeter === 'function') {
+    return (provider.getMeter as (name: string) => Meter)('livekit-agents-metrics');
+  }
+  throw new MetricsConfigError(
+    'otel',
+    'expected { meter } or { meterProvider } from @opentelemetry/api',
+  );
+}
+
+function resolveSinks(value: unknown): MetricsSink[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((s) => typeof s !== 'object' || s === null)) {
+    throw new MetricsConfigError('sinks', 'expected an array of sink objects (see MetricsSink)');
+  }
+  return [...(value as MetricsSink[])];
+}
+
+function resolveRuntime(value: unknown): MetricsRuntime {
+  if (value === undefined) return defaultMetricsRuntime();
+  if (typeof value !== 'object' || value === null || !('exporter' in value)) {
+    throw new MetricsConfigError('runtime', 'expected a runtime from createMetricsRuntime()');
+  }
+  return value as MetricsRuntime;
+}
+
+/** Validates every option once, at attach time, and fills in the defaults. Every problem is
+ * reported at once, in one MetricsConfigError. */
+export function resolveOptions(options: AttachMetricsOptions = {}): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new MetricsConfigError('options', 'expected an options object');
+  }
+  const o = options;
+  const check = new ConfigCheck();
+  const int = (name: keyof AttachMetricsOptions, fallback: number, min: number, max: number) =>
+    check.take(() => integerOption(o[name], name, fallback, min, max), fallback);
+  if (o.now !== undefined && typeof o.now !== 'function') {
+    check.take(() => {
+      throw new MetricsConfigError('now', 'expected a function returning epoch milliseconds');
+    }, undefined);
+  }
+  const resolved: ResolvedOptions = {
+    labels: Object.freeze(check.take(() => resolveLabels(o.labels), {})),
+    alertRules: check.take(() => resolveAlertRules(o.alerts), []),
+    alertWindowMs: int('alertWindowMs', 300_000, 1_000, 86_400_000),
+    alertMinSamples: int('alertMinSamples', 1, 1, 1_000_000),
+    alertMinRequests: int('alertMinRequests', 5, 1, 1_000_000),
+    alertHysteresis: check.take(() => resolveHysteresis(o.alertHysteresis), 0.1),
+    maxTurns: int('maxTurns', 50, 0, 100_000),
+    exactSamples: int('exactSamples', 1024, 0, 1_000_000),
+    maxFunctionNames: int('maxFunctionNames', 50, 1, 10_000),
+    logger: check.take(() => resolveLogger(o.logger), consoleLogger),
+    now: typeof o.now === 'function' ? o.now : Date.now,
+    prometheus: o.prometheus ?? true,
+    publish: check.take(() => resolvePublish(o), undefined),
+    otelMeter: check.take(() => resolveOtel(o.otel), undefined),
+    sinks: check.take(() => resolveSinks(o.sinks), []),
+    runtime: check.take(() => resolveRuntime(o.runtime), undefined as unknown as MetricsRuntime),
   };
+  check.done();
+  return resolved;
 }
 
 function resolvePublish(options: AttachMetricsOptions): ResolvedPublishOptions | undefined {

@@ -1,6 +1,23 @@
 export { attachMetrics, SessionMetrics } from './attach.js';
+export {
+  createMetricsRuntime,
+  defaultMetricsRuntime,
+  MetricsRuntime,
+  type MetricsRuntimeOptions,
+} from './runtime.js';
 export { DEFAULT_ALERT_RULES } from './alerts/rules.js';
-export { MetricsConfigError } from './errors.js';
+export { MetricsConfigError, type ConfigProblem } from './errors.js';
+export {
+  STAT_CATALOG,
+  FAMILY_CATALOG,
+  ERROR_RATE,
+  type FamilyDef,
+  type MetricComponent,
+  type MetricUnit,
+  type RateDef,
+  type StatDef,
+} from './catalog/index.js';
+export { alertText, formatValue } from './catalog/format.js';
 export { generatePrometheusRules } from './prometheus/rules.js';
 export type { PrometheusRulesOptions } from './prometheus/rules.js';
 export {
@@ -15,7 +32,7 @@ export {
   DEFAULT_THROUGHPUT_BUCKETS,
   type BucketLayout,
 } from './prometheus/metric-families.js';
-export { COMPONENTS, STAT_NAMES } from './types.js';
+export { ALERT_METRICS, COMPONENTS, STAT_NAMES } from './types.js';
 export {
   DEFAULT_TOPIC,
   MAX_MESSAGE_BYTES,
@@ -37,24 +54,29 @@ export {
   type MetricsFeedOptions,
 } from './view/metrics-feed.js';
 export type {
+  AttachMetricsOptions,
+  MetricsLocalParticipant,
+  MetricsLogger,
+  MetricsRoom,
+  PublishOptions,
+} from './options.js';
+export type {
   ActiveAlert,
   AlertEvent,
   AlertLevel,
   AlertMetric,
   AlertRules,
   AlertThresholds,
-  AttachMetricsOptions,
   BottleneckComponent,
   Component,
   ComponentRequests,
   ConcurrencySnapshot,
+  HealthEvent,
   MetricSample,
-  MetricsLocalParticipant,
-  MetricsLogger,
-  MetricsRoom,
+  MetricsSink,
   MetricsSummary,
   PluginHealth,
-  PublishOptions,
+  RequestEvent,
   SessionMetricsEvents,
   StatName,
   Stats,

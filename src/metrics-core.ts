@@ -5,7 +5,7 @@ import type { Signal } from './ingest/signals.js';
 import { Distribution } from './stats/distribution.js';
 import { type RequestListener, RequestLedger } from './stats/request-ledger.js';
 import { WindowedQuantile } from './stats/windowed-quantile.js';
-import { processSessions } from './stats/session-gauge.js';
+import type { SessionGauge } from './stats/session-gauge.js';
 import { TurnTracker } from './turns/turn-tracker.js';
 import {
   COMPONENTS,
@@ -59,15 +59,17 @@ export class MetricsCore {
   /** Series with samples not yet seen by the alert rules. */
   private readonly dirty = new Set<StatName>();
   readonly health: PluginHealth = {
-    odd_fields: {},
-    internal_errors: 0,
-    dropped_samples: {},
-    dropped_messages: {},
+    oddFields: Object.create(null) as Record<string, number>,
+    internalErrors: 0,
+    droppedSamples: Object.create(null) as Record<string, number>,
+    droppedMessages: Object.create(null) as Record<string, number>,
   };
 
   constructor(
     private readonly opts: ResolvedOptions,
     private readonly listeners: CoreListeners = {},
+    /** Sessions of the runtime, for the summary's concurrency. */
+    private readonly sessions: Pick<SessionGauge, 'active' | 'peak'> = { active: 0, peak: 0 },
   ) {
     for (const name of STAT_NAMES) {
       this.lifetime.set(name, new Distribution(opts.exactSamples));
@@ -97,7 +99,7 @@ export class MetricsCore {
   }
 
   countOddField(field: string): void {
-    this.health.odd_fields[field] = (this.health.odd_fields[field] ?? 0) + 1;
+    this.health.oddFields[field] = (this.health.oddFields[field] ?? 0) + 1;
     this.listeners.oddField?.(field);
   }
 
@@ -106,7 +108,7 @@ export class MetricsCore {
   }
 
   errorRate(component: Component): number | null {
-    return this.ledger.snapshot(component).error_rate;
+    return this.ledger.snapshot(component).errorRate;
   }
 
   bottleneck(): BottleneckComponent | undefined {
@@ -168,60 +170,53 @@ export class MetricsCore {
 
   summary(): MetricsSummary {
     // each series' stats and each component's counts are computed once per snapshot
-    const stats = new Map(STAT_NAMES.map((name) => [name, this.stats(name)]));
-    const stat = (name: StatName) => stats.get(name)!;
-    const requests = (c: Component) => this.ledger.snapshot(c);
-    const stt = requests('stt');
-    const llm = requests('llm');
-    const tts = requests('tts');
-    const fn = requests('function');
-    const byName: MetricsSummary['function']['by_name'] = {};
+    const stats = Object.fromEntries(STAT_NAMES.map((name) => [name, this.stats(name)])) as Record<
+      StatName,
+      Stats
+    >;
+    const components = Object.fromEntries(
+      COMPONENTS.map((c) => [c, this.ledger.snapshot(c)]),
+    ) as MetricsSummary['components'];
+    // keyed by tool names an LLM may have invented: no prototype to collide with
+    const functions: MetricsSummary['functions'] = Object.create(null);
     for (const [name, s] of this.byFunction) {
-      byName[name] = {
+      functions[name] = {
         count: s.calls,
         errors: s.errors,
         avg: s.samples ? s.totalMs / s.samples : null,
       };
     }
     return {
-      v: 1,
+      v: 2,
       at: this.opts.now(),
       labels: { ...this.opts.labels },
       turns: this.turnCount,
-      interrupted_turns: this.interruptedTurns,
-      cancelled_turns: this.cancelledTurns,
-      stt: { latency: stat('stt_latency'), error_rate: stt.error_rate, requests: stt },
-      llm: {
-        ttft: stat('ttft'),
-        ttlt: stat('ttlt'),
-        token_rate: stat('tokens_per_sec'),
-        error_rate: llm.error_rate,
-        requests: llm,
-      },
-      tts: { latency: stat('tts_latency'), error_rate: tts.error_rate, requests: tts },
-      function: {
-        execution: stat('function_execution'),
-        error_rate: fn.error_rate,
-        requests: fn,
-        by_name: byName,
-      },
-      e2e: { latency: stat('e2e_latency') },
+      interruptedTurns: this.interruptedTurns,
+      cancelledTurns: this.cancelledTurns,
+      stats,
+      components,
+      functions,
       concurrency: {
-        active_sessions: processSessions.active,
-        peak_sessions: processSessions.peak,
-        active_tools: this.tracker.activeTools,
-        peak_tools: this.tracker.peakTools,
+        activeSessions: this.sessions.active,
+        peakSessions: this.sessions.peak,
+        activeTools: this.tracker.activeTools,
+        peakTools: this.tracker.peakTools,
       },
-      bottleneck: findBottleneck(stat) ?? null,
+      bottleneck: findBottleneck((name) => stats[name]) ?? null,
       alerts: this.alerts.list(),
-      health: structuredClone(this.health),
+      health: {
+        oddFields: { ...this.health.oddFields },
+        internalErrors: this.health.internalErrors,
+        droppedSamples: { ...this.health.droppedSamples },
+        droppedMessages: { ...this.health.droppedMessages },
+      },
     };
   }
 
   private addSample(sample: MetricSample): void {
     if (!Number.isFinite(sample.value) || sample.value < 0) {
       const reason = `${sample.stat}:${Number.isFinite(sample.value) ? 'negative' : 'not_finite'}`;
-      this.health.dropped_samples[reason] = (this.health.dropped_samples[reason] ?? 0) + 1;
+      this.health.droppedSamples[reason] = (this.health.droppedSamples[reason] ?? 0) + 1;
       this.listeners.dropped?.(reason);
       return;
     }

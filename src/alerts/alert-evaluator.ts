@@ -30,7 +30,8 @@ export class AlertEvaluator {
       return [];
     }
     const events: AlertEvent[] = [];
-    const base = { metric: o.rule.metric, windowCount: o.count, at, value: o.value ?? 0 };
+    const value = o.value ?? 0;
+    const base = { metric: o.rule.metric, windowCount: o.count, at, value };
     const withComponent = o.component ? { component: o.component } : {};
     if (current && (next === undefined || rank(next) < rank(current.level))) {
       this.active.delete(key);
@@ -39,15 +40,20 @@ export class AlertEvaluator {
         ...withComponent,
         state: 'cleared',
         level: current.level,
+        raisedValue: current.raisedValue,
         threshold: current.threshold,
+        clearThreshold: current.clearThreshold,
       });
     }
     if (next !== undefined) {
+      const threshold = o.rule[next];
       const alert: ActiveAlert = {
         ...base,
         ...withComponent,
         level: next,
-        threshold: o.rule[next],
+        raisedValue: value,
+        threshold,
+        clearThreshold: clearThreshold(threshold, o.rule.direction === 'above', this.hysteresis),
       };
       this.active.set(key, alert);
       events.push({ ...alert, state: 'raised' });
@@ -82,8 +88,14 @@ export class AlertEvaluator {
 const isWorse = (value: number, threshold: number, above: boolean) =>
   above ? value >= threshold : value <= threshold;
 
+/** Where a level entered at `threshold` clears: back past it by the hysteresis margin. */
+const clearThreshold = (threshold: number, above: boolean, hysteresis: number) =>
+  above ? threshold * (1 - hysteresis) : threshold * (1 + hysteresis);
+
 /** Back past the threshold by the hysteresis margin, on the good side. */
 const isCleared = (value: number, threshold: number, above: boolean, hysteresis: number) =>
-  above ? value < threshold * (1 - hysteresis) : value > threshold * (1 + hysteresis);
+  above
+    ? value < clearThreshold(threshold, above, hysteresis)
+    : value > clearThreshold(threshold, above, hysteresis);
 
 const rank = (level: AlertLevel) => (level === 'critical' ? 2 : 1);

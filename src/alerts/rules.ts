@@ -1,25 +1,24 @@
-import { MetricsConfigError } from '../errors.js';
-import { STAT_NAMES } from '../types.js';
-import type { AlertMetric, AlertRules, AlertThresholds } from '../types.js';
+import {
+  ALERT_METRICS,
+  type AlertMetric,
+  type AlertThresholds,
+  DEFAULT_ALERT_RULES,
+  alertDirection,
+  unitOf,
+} from '../catalog/index.js';
+import { ConfigCheck, MetricsConfigError } from '../errors.js';
+import type { AlertRules } from '../types.js';
 
-/** The spec's ALERT_RULES: latencies in ms (rolling p90), error rate in percent. */
-export const DEFAULT_ALERT_RULES: Readonly<Record<string, AlertThresholds>> = Object.freeze({
-  stt_latency: { warning: 1500, critical: 2500 },
-  ttft: { warning: 2000, critical: 3500 },
-  error_rate: { warning: 5, critical: 10 },
-});
-
-export const ALERT_METRICS: readonly AlertMetric[] = [...STAT_NAMES, 'error_rate'];
+export { DEFAULT_ALERT_RULES } from '../catalog/index.js';
 
 export interface ResolvedRule extends AlertThresholds {
   metric: AlertMetric;
-  /** `below` for throughput, where a low value is the problem. */
+  /** `below` for a metric where a low value is the problem (the catalog's `better: 'higher'`). */
   direction: 'above' | 'below';
 }
 
-const directionOf = (metric: AlertMetric) => (metric === 'tokens_per_sec' ? 'below' : 'above');
-
-/** Merges user rules over the defaults and validates them; throws MetricsConfigError. */
+/** Merges user rules over the catalog's defaults and validates them; throws a
+ * MetricsConfigError that lists every problem. */
 export function resolveAlertRules(user: AlertRules | undefined): ResolvedRule[] {
   if (user !== undefined && (typeof user !== 'object' || user === null || Array.isArray(user))) {
     throw new MetricsConfigError(
@@ -31,17 +30,22 @@ export function resolveAlertRules(user: AlertRules | undefined): ResolvedRule[] 
     ...DEFAULT_ALERT_RULES,
     ...user,
   };
+  const check = new ConfigCheck();
   const rules: ResolvedRule[] = [];
   for (const [metric, thresholds] of Object.entries(merged)) {
-    if (!(ALERT_METRICS as readonly string[]).includes(metric)) {
-      throw new MetricsConfigError(
-        `alerts.${metric}`,
-        `unknown metric; use one of ${ALERT_METRICS.join(', ')}`,
-      );
-    }
-    if (thresholds === false || thresholds === undefined) continue;
-    rules.push(validateRule(metric as AlertMetric, thresholds));
+    const rule = check.take(() => {
+      if (!(ALERT_METRICS as readonly string[]).includes(metric)) {
+        throw new MetricsConfigError(
+          `alerts.${metric}`,
+          `unknown metric; use one of ${ALERT_METRICS.join(', ')}`,
+        );
+      }
+      if (thresholds === false || thresholds === undefined) return undefined;
+      return validateRule(metric as AlertMetric, thresholds);
+    }, undefined);
+    if (rule) rules.push(rule);
   }
+  check.done();
   return rules;
 }
 
@@ -51,24 +55,28 @@ function validateRule(metric: AlertMetric, t: unknown): ResolvedRule {
     throw new MetricsConfigError(path, 'expected { warning: number, critical: number } or false');
   }
   const { warning, critical } = t as Record<string, unknown>;
+  const check = new ConfigCheck();
   for (const [name, v] of [
     ['warning', warning],
     ['critical', critical],
   ] as const) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-      throw new MetricsConfigError(
-        `${path}.${name}`,
-        `expected a finite number >= 0, got ${String(v)}`,
-      );
-    }
-    if (metric === 'error_rate' && v > 100) {
-      throw new MetricsConfigError(
-        `${path}.${name}`,
-        `an error rate is a percentage (0-100), got ${v}`,
-      );
-    }
+    check.take(() => {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+        throw new MetricsConfigError(
+          `${path}.${name}`,
+          `expected a finite number >= 0, got ${String(v)}`,
+        );
+      }
+      if (unitOf(metric) === '%' && v > 100) {
+        throw new MetricsConfigError(
+          `${path}.${name}`,
+          `${metric} is a percentage (0-100), got ${v}`,
+        );
+      }
+    }, undefined);
   }
-  const direction = directionOf(metric);
+  check.done();
+  const direction = alertDirection(metric);
   const w = warning as number;
   const c = critical as number;
   if (direction === 'above' ? w >= c : w <= c) {
@@ -76,7 +84,7 @@ function validateRule(metric: AlertMetric, t: unknown): ResolvedRule {
     throw new MetricsConfigError(
       path,
       `warning (${w}) must be ${relation} critical (${c})` +
-        (direction === 'below' ? ': for tokens_per_sec a low value is the problem' : ''),
+        (direction === 'below' ? `: for ${metric} a low value is the problem` : ''),
     );
   }
   return { metric, warning: w, critical: c, direction };

@@ -219,7 +219,7 @@ async function watch(a: WatchArgs, io: CliIo): Promise<number> {
   });
 
   // A hidden participant's RPCs are not delivered, so watch asks with a data message instead.
-  const request: SummaryRequestMessage = { v: 1, type: 'summary_request', identity: a.identity };
+  const request: SummaryRequestMessage = { v: 2, type: 'summary_request', identity: a.identity };
   const askForSummary = (identities?: string[]) =>
     room.localParticipant
       ?.publishData(new TextEncoder().encode(JSON.stringify(request)), {

@@ -10,7 +10,7 @@ export type {
   ParticipantListener,
   RoomFeedOptions,
 } from './room-feed.js';
-export { alertText, formatMs, formatPercent } from './format.js';
+export { alertText, formatMs, formatPercent, formatValue } from '../catalog/format.js';
 export { MetricsConfigError } from '../errors.js';
 export {
   MetricsFeed,

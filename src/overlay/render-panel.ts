@@ -6,15 +6,10 @@
  * `data-*` attributes name what each element shows (`data-metric`, `data-field`, `data-stage`,
  * `data-alert-level`) so tests and apps can read the panel without depending on its text.
  */
-import type {
-  ActiveAlert,
-  BottleneckComponent,
-  MetricsSummary,
-  Stats,
-  TurnStage,
-} from '../types.js';
+import { alertText, formatMs, formatPercent, formatValue } from '../catalog/format.js';
+import { BOTTLENECK_STATS, STAT_NAMES, statDef } from '../catalog/index.js';
+import type { ActiveAlert, MetricsSummary, TurnStage } from '../types.js';
 import type { AgentMetricsState } from '../view/metrics-feed.js';
-import { alertText, formatMs, formatPercent } from './format.js';
 
 type Child = Node | string;
 
@@ -29,54 +24,6 @@ function el<K extends keyof HTMLElementTagNameMap>(
   node.append(...children);
   return node;
 }
-
-interface Row {
-  metric: string;
-  label: string;
-  stats: (s: MetricsSummary) => Stats;
-  /** Error rate beside the row, spanning `errorRows` rows (the LLM's covers TTFT and TTLT). */
-  errors?: (s: MetricsSummary) => number | null;
-  errorRows?: number;
-  /** The row above's error cell spans this one. */
-  errorsAbove?: boolean;
-}
-
-const ROWS: readonly Row[] = [
-  {
-    metric: 'stt_latency',
-    label: 'STT latency',
-    stats: (s) => s.stt.latency,
-    errors: (s) => s.stt.error_rate,
-  },
-  {
-    metric: 'ttft',
-    label: 'LLM TTFT',
-    stats: (s) => s.llm.ttft,
-    errors: (s) => s.llm.error_rate,
-    errorRows: 2,
-  },
-  { metric: 'ttlt', label: 'LLM TTLT', stats: (s) => s.llm.ttlt, errorsAbove: true },
-  {
-    metric: 'function_execution',
-    label: 'tools',
-    stats: (s) => s.function.execution,
-    errors: (s) => s.function.error_rate,
-  },
-  {
-    metric: 'tts_latency',
-    label: 'TTS TTFB',
-    stats: (s) => s.tts.latency,
-    errors: (s) => s.tts.error_rate,
-  },
-  { metric: 'e2e_latency', label: 'end-to-end', stats: (s) => s.e2e.latency },
-];
-
-/** The series that stands for each bottleneck component (as in `src/analysis/bottleneck.ts`). */
-const BOTTLENECK_ROW: Readonly<Record<BottleneckComponent, string>> = {
-  stt: 'stt_latency',
-  llm: 'ttft',
-  tts: 'tts_latency',
-};
 
 const STAGE_LABELS: Readonly<Record<TurnStage['stage'], string>> = {
   stt: 'STT',
@@ -131,30 +78,30 @@ function renderAgent(state: AgentMetricsState): HTMLElement {
   return section;
 }
 
+/** One row per stat of the catalog, with its component's error rate beside the stat the
+ * catalog puts it beside. */
 function renderTable(summary: MetricsSummary, alerts: readonly ActiveAlert[]): HTMLElement {
-  const bottleneck = summary.bottleneck === null ? undefined : BOTTLENECK_ROW[summary.bottleneck];
+  const bottleneck = summary.bottleneck === null ? undefined : BOTTLENECK_STATS[summary.bottleneck];
   const body = el('tbody');
-  for (const row of ROWS) {
-    const stats = row.stats(summary);
-    const isBottleneck = row.metric === bottleneck;
-    const label = el('th', { class: 'lkm-label' }, row.label);
+  for (const name of STAT_NAMES) {
+    const def = statDef(name);
+    const stats = summary.stats[name];
+    const isBottleneck = name === bottleneck;
+    const label = el('th', { class: 'lkm-label' }, def.label);
     if (isBottleneck) label.append(' ', el('span', { class: 'lkm-badge' }, 'bottleneck'));
+    const errors = def.errorsBeside && summary.components[def.errorsBeside].errorRate;
     const tr = el(
       'tr',
-      { class: isBottleneck ? 'lkm-bottleneck' : '', data: { metric: row.metric } },
+      { class: isBottleneck ? 'lkm-bottleneck' : '', data: { metric: name } },
       label,
-      el('td', { data: { field: 'p50' } }, formatMs(stats.p50)),
-      el('td', { data: { field: 'p90' } }, formatMs(stats.p90)),
+      el('td', { data: { field: 'p50' } }, formatValue(name, stats.p50)),
+      el('td', { data: { field: 'p90' } }, formatValue(name, stats.p90)),
+      def.errorsBeside
+        ? el('td', { data: { field: 'error_rate' } }, formatPercent(errors))
+        : el('td'),
     );
-    const alert = worstAlert(alerts.filter((a) => a.metric === row.metric));
+    const alert = worstAlert(alerts.filter((a) => a.metric === name));
     if (alert) tr.dataset.alertLevel = alert.level;
-    if (row.errors) {
-      const td = el('td', { data: { field: 'error_rate' } }, formatPercent(row.errors(summary)));
-      if (row.errorRows) td.rowSpan = row.errorRows;
-      tr.append(td);
-    } else if (!row.errorsAbove) {
-      tr.append(el('td'));
-    }
     body.append(tr);
   }
   const head = el(

@@ -1,6 +1,15 @@
-import { Registry } from 'prom-client';
-import { FAMILIES, type FamilyKey } from './metric-families.js';
-import type { SeriesStore } from './series-store.js';
+/**
+ * Writes the exposition a scrape returns: the Prometheus text format (0.0.4) or OpenMetrics
+ * (1.0.0, with exemplars), from the runtime's series at scrape time. The hot path never formats
+ * anything; this runs once per scrape. Checked against `promtool check metrics` and Prometheus's
+ * own parser in the tests.
+ */
+import { FAMILIES, FAMILY_KEYS, type FamilyKey } from './metric-families.js';
+import type { Labels, SeriesStore } from './series-store.js';
+
+export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export const OPENMETRICS_CONTENT_TYPE =
+  'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
 /** Everything one scrape renders. */
 export interface ExpositionState {
@@ -12,121 +21,85 @@ export interface ExpositionState {
   renderErrors: number;
 }
 
-interface MetricValue {
-  value: number;
-  labels: Record<string, string | number>;
-  metricName?: string;
-  exemplar?: { labelSet: Record<string, string>; value: number; timestamp: number };
+const escapeLabel = (v: string) =>
+  v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const escapeHelp = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+
+function formatNumber(v: number): string {
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return Number.isNaN(v) ? 'NaN' : String(v);
 }
 
-/**
- * A prom-client metric whose values are materialized from the plugin's own state at scrape time,
- * so the hot path never touches prom-client; prom-client's registry does the formatting.
- * One instance serves one content type: in OpenMetrics a counter family is named without its
- * `_total` suffix (prom-client appends it per sample), in the text format with it. Keeping the
- * two apart avoids prom-client renaming a shared counter when one registry renders both formats.
- */
-export class MaterializedMetric {
-  readonly aggregator = 'sum';
-  readonly help: string;
-  readonly type: 'histogram' | 'counter' | 'gauge';
-  private readonly familyName: string;
+function labelText(labels: Labels, le?: string): string {
+  const parts: string[] = [];
+  for (const name in labels) parts.push(`${name}="${escapeLabel(labels[name]!)}"`);
+  if (le !== undefined) parts.push(`le="${le}"`);
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+}
 
-  constructor(
-    private readonly family: FamilyKey,
-    private readonly openMetrics: boolean,
-    private readonly state: () => ExpositionState,
-  ) {
-    const def = FAMILIES[family];
-    this.help = def.help;
-    this.type = def.type;
-    this.familyName = def.name;
-  }
-
-  /** prom-client's OpenMetrics rendering assigns a standardized name; the family name is fixed. */
-  get name(): string {
-    return this.openMetrics && this.type === 'counter'
-      ? this.familyName.replace(/_total$/, '')
-      : this.familyName;
-  }
-
-  set name(_ignored: string) {
-    // see the class comment: the name depends on the content type only
-  }
-
-  get(): { name: string; help: string; type: string; values: MetricValue[]; aggregator: string } {
-    return {
-      name: this.name,
-      help: this.help,
-      type: this.type,
-      values: this.values(),
-      aggregator: this.aggregator,
-    };
-  }
-
-  reset(): void {
-    // cumulative by design: a scrape never resets what the agents recorded
-  }
-
-  private values(): MetricValue[] {
-    const s = this.state();
-    switch (this.family) {
-      case 'active_sessions':
-        return [{ value: s.activeSessions, labels: {} }];
-      case 'peak_sessions':
-        return [{ value: s.peakSessions, labels: {} }];
-      case 'render_errors':
-        return [{ value: s.renderErrors, labels: {} }];
-      default:
-        break;
-    }
-    if (this.type === 'counter') {
-      const out: MetricValue[] = [];
-      for (const c of s.store.counterSeries(this.family))
-        out.push({ value: c.value, labels: { ...c.labels } });
-      // health counters are exposed at 0 too, so a rate() over them works from the first scrape
-      if (out.length === 0 && FAMILIES[this.family].labelNames.length === 0)
-        out.push({ value: 0, labels: {} });
-      return out;
-    }
-    const bounds = s.store.bounds(this.family);
-    const out: MetricValue[] = [];
-    for (const h of s.store.histogramSeries(this.family)) {
-      let cumulative = 0;
-      for (let i = 0; i <= bounds.length; i++) {
-        cumulative += h.counts[i] ?? 0;
-        const e = this.openMetrics ? h.exemplars?.[i] : undefined;
-        out.push({
-          metricName: `${this.familyName}_bucket`,
-          labels: { ...h.labels, le: i < bounds.length ? bounds[i]! : '+Inf' },
-          value: cumulative,
-          ...(e
-            ? { exemplar: { labelSet: { trace_id: e.traceId }, value: e.value, timestamp: e.at } }
-            : {}),
-        });
-      }
-      out.push({ metricName: `${this.familyName}_sum`, labels: { ...h.labels }, value: h.sum });
-      out.push({ metricName: `${this.familyName}_count`, labels: { ...h.labels }, value: h.count });
-    }
-    return out;
+/** Gauges and counters the server keeps itself rather than in the series store. */
+function serverValue(family: FamilyKey, s: ExpositionState): number | undefined {
+  switch (family) {
+    case 'active_sessions':
+      return s.activeSessions;
+    case 'peak_sessions':
+      return s.peakSessions;
+    case 'render_errors':
+      return s.renderErrors;
+    default:
+      return undefined;
   }
 }
 
-/** A registry of every family, for one content type. */
-export function createExpositionRegistry(
+function writeFamily(
+  out: string[],
+  family: FamilyKey,
+  state: ExpositionState,
   openMetrics: boolean,
-  state: () => ExpositionState,
-  into?: Registry,
-): Registry {
-  let registry = into;
-  if (!registry) {
-    registry = new Registry();
-    if (openMetrics) registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
+): void {
+  const def = FAMILIES[family];
+  // In OpenMetrics a counter family is named without `_total`; its samples keep it.
+  const familyName =
+    openMetrics && def.type === 'counter' ? def.name.replace(/_total$/, '') : def.name;
+  out.push(`# HELP ${familyName} ${escapeHelp(def.help)}`, `# TYPE ${familyName} ${def.type}`);
+  const own = serverValue(family, state);
+  if (own !== undefined) {
+    out.push(`${def.name} ${formatNumber(own)}`);
+    return;
   }
-  for (const family of Object.keys(FAMILIES) as FamilyKey[]) {
-    registry.registerMetric(new MaterializedMetric(family, openMetrics, state) as never);
+  if (def.type !== 'histogram') {
+    let any = false;
+    for (const c of state.store.counterSeries(family)) {
+      out.push(`${def.name}${labelText(c.labels)} ${formatNumber(c.value)}`);
+      any = true;
+    }
+    // health counters are exposed at 0 too, so a rate() over them works from the first scrape
+    if (!any && def.labelNames.length === 0) out.push(`${def.name} 0`);
+    return;
   }
-  return registry;
+  const bounds = state.store.bounds(family);
+  const les = [...bounds.map(formatNumber), '+Inf'];
+  for (const h of state.store.histogramSeries(family)) {
+    let cumulative = 0;
+    for (let i = 0; i < les.length; i++) {
+      cumulative += h.counts[i] ?? 0;
+      let line = `${def.name}_bucket${labelText(h.labels, les[i])} ${cumulative}`;
+      const e = openMetrics ? h.exemplars?.[i] : undefined;
+      if (e) line += ` # {trace_id="${escapeLabel(e.traceId)}"} ${formatNumber(e.value)} ${e.at}`;
+      out.push(line);
+    }
+    out.push(`${def.name}_sum${labelText(h.labels)} ${formatNumber(h.sum)}`);
+    out.push(`${def.name}_count${labelText(h.labels)} ${h.count}`);
+  }
+}
+
+/** The exposition of every family, in the text format or in OpenMetrics (ending in `# EOF`). */
+export function renderExposition(state: ExpositionState, openMetrics: boolean): string {
+  const out: string[] = [];
+  for (const family of FAMILY_KEYS) writeFamily(out, family, state, openMetrics);
+  if (openMetrics) out.push('# EOF');
+  return `${out.join('\n')}\n`;
 }
 
 /** Whether an Accept header asks for OpenMetrics (Prometheus sends it when it wants exemplars). */

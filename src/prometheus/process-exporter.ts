@@ -1,24 +1,30 @@
-import { processSessions } from '../stats/session-gauge.js';
+import type { SessionGauge } from '../stats/session-gauge.js';
 import type { Labels } from './series-store.js';
 import { SeriesStore, sameLayout } from './series-store.js';
-import { type BucketLayout, DEFAULT_BUCKETS } from './metric-families.js';
+import type { BucketLayout } from './metric-families.js';
 import { FunctionNameCap, SessionSeriesSink } from './series-sink.js';
 import { HubClient } from './hub/hub-client.js';
-import { HUB_ENV, parseHubAddress } from './hub/protocol.js';
+import type { HubAddress } from './hub/protocol.js';
 
 /**
- * This process's Prometheus state: every attached session records into one SeriesStore. In a
- * job process of a worker whose main process runs the metrics server (found through the
- * environment), a HubClient delivers what was recorded to the hub; otherwise the store is read
- * by a metrics server in this process.
+ * A runtime's Prometheus state: every attached session records into one SeriesStore. In a job
+ * process of a worker whose main process runs the metrics server, a HubClient delivers what was
+ * recorded to the hub (`hubAddress`); otherwise the store is read by a metrics server in this
+ * process.
  */
 export class ProcessExporter {
   store: SeriesStore;
   readonly functionNames = new FunctionNameCap();
   private hub: HubClient | undefined;
   private hubChecked = false;
+  /** Set once this process serves /metrics itself: it then never delivers to a hub. */
+  private serving = false;
 
-  constructor(layout: BucketLayout) {
+  constructor(
+    layout: BucketLayout,
+    private readonly sessions: SessionGauge,
+    private readonly hubAddress: HubAddress | undefined,
+  ) {
     this.store = new SeriesStore(layout);
   }
 
@@ -45,11 +51,11 @@ export class ProcessExporter {
   }
 
   get activeSessions(): number {
-    return processSessions.active;
+    return this.sessions.active;
   }
 
   get peakSessions(): number {
-    return processSessions.peak;
+    return this.sessions.peak;
   }
 
   /** In a job process, delivers what is pending to the hub and waits (bounded) for the ack. */
@@ -62,45 +68,23 @@ export class ProcessExporter {
     return this.hub !== undefined;
   }
 
+  /**
+   * This process serves /metrics (and hosts the hub) with this bucket layout. Samples recorded
+   * earlier under another layout can not be converted: that throws.
+   */
+  serveHere(layout: BucketLayout): void {
+    if (this.hub) throw new Error('this runtime already delivers its samples to a worker hub');
+    this.serving = true;
+    if (sameLayout(this.store.layout, layout)) return;
+    if (!this.store.isEmpty) throw new Error('buckets changed after sessions recorded metrics');
+    this.store = new SeriesStore(layout);
+  }
+
   private connectHubOnce(): void {
     if (this.hubChecked) return;
     this.hubChecked = true;
-    const address = parseHubAddress(process.env[HUB_ENV]);
     // The process that runs the hub records into its own store directly.
-    if (!address || hubInThisProcess) return;
-    this.hub = new HubClient(address, this);
+    if (!this.hubAddress || this.serving) return;
+    this.hub = new HubClient(this.hubAddress, this);
   }
-}
-
-let instance: ProcessExporter | undefined;
-let hubInThisProcess = false;
-
-/** This process's exporter, created on first use with the hub's bucket layout if there is one. */
-export function processExporter(): ProcessExporter {
-  if (!instance) {
-    const address = parseHubAddress(process.env[HUB_ENV]);
-    instance = new ProcessExporter(address?.layout ?? DEFAULT_BUCKETS);
-  }
-  return instance;
-}
-
-/**
- * Called by startMetricsServer: this process serves /metrics (and hosts the hub), with this
- * bucket layout. Sessions attached earlier with another layout can not be converted.
- */
-export function serveFromThisProcess(layout: BucketLayout): ProcessExporter {
-  hubInThisProcess = true;
-  if (instance && !sameLayout(instance.layout, layout)) {
-    if (hasData(instance)) {
-      throw new Error('buckets changed after sessions recorded metrics');
-    }
-    instance = undefined;
-  }
-  instance ??= new ProcessExporter(layout);
-  return instance;
-}
-
-function hasData(exporter: ProcessExporter): boolean {
-  const snap = exporter.store.snapshot();
-  return Object.keys(snap.histograms).length > 0 || Object.keys(snap.counters).length > 0;
 }

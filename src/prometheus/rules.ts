@@ -4,8 +4,9 @@
  */
 import { type ResolvedRule, resolveAlertRules } from '../alerts/rules.js';
 import { MetricsConfigError } from '../errors.js';
-import type { AlertLevel, AlertRules, StatName } from '../types.js';
-import { toYaml } from '../util/yaml.js';
+import { stringify } from 'yaml';
+import { FAMILY_CATALOG, STAT_NAMES, type StatName, statDef } from '../catalog/index.js';
+import type { AlertLevel, AlertRules } from '../types.js';
 import { LABEL_NAME, integerOption } from '../config.js';
 
 /** Options of {@link generatePrometheusRules}. */
@@ -55,73 +56,35 @@ interface HistogramFamily {
   /** What an alert description names the series by. */
   subject: string;
   latency: boolean;
+  unit: string;
 }
 
-const BY_PROVIDER = ['provider', 'model'] as const;
-const PROVIDER_SUBJECT = ' for provider {{ $labels.provider }}, model {{ $labels.model }}';
+/** How an alert description names a series, by the labels it keeps. */
+function subjectOf(by: readonly string[]): string {
+  if (by.includes('provider')) {
+    return ' for provider {{ $labels.provider }}, model {{ $labels.model }}';
+  }
+  return by.includes('function') ? ' for tool {{ $labels.function }}' : '';
+}
 
-/** The exporter's histograms, in pipeline order. Latencies are in seconds. */
-export const HISTOGRAM_FAMILIES: readonly HistogramFamily[] = [
-  {
-    stat: 'stt_latency',
-    name: 'lk_agents_stt_latency_seconds',
-    by: BY_PROVIDER,
-    title: 'STT latency',
-    subject: PROVIDER_SUBJECT,
-    latency: true,
-  },
-  {
-    stat: 'ttft',
-    name: 'lk_agents_llm_ttft_seconds',
-    by: BY_PROVIDER,
-    title: 'LLM time to first token',
-    subject: PROVIDER_SUBJECT,
-    latency: true,
-  },
-  {
-    stat: 'ttlt',
-    name: 'lk_agents_llm_ttlt_seconds',
-    by: BY_PROVIDER,
-    title: 'LLM time to last token',
-    subject: PROVIDER_SUBJECT,
-    latency: true,
-  },
-  {
-    stat: 'function_execution',
-    name: 'lk_agents_function_execution_seconds',
-    by: ['function'],
-    title: 'tool execution time',
-    subject: ' for tool {{ $labels.function }}',
-    latency: true,
-  },
-  {
-    stat: 'tts_latency',
-    name: 'lk_agents_tts_latency_seconds',
-    by: BY_PROVIDER,
-    title: 'TTS latency',
-    subject: PROVIDER_SUBJECT,
-    latency: true,
-  },
-  {
-    stat: 'e2e_latency',
-    name: 'lk_agents_e2e_latency_seconds',
-    by: [],
-    title: 'end-to-end latency',
-    subject: '',
-    latency: true,
-  },
-  {
-    stat: 'tokens_per_sec',
-    name: 'lk_agents_llm_tokens_per_second',
-    by: BY_PROVIDER,
-    title: 'LLM tokens per second',
-    subject: PROVIDER_SUBJECT,
-    latency: false,
-  },
-];
+/** The exporter's histograms (the catalog's stats), in pipeline order. Latencies in seconds. */
+export const HISTOGRAM_FAMILIES: readonly HistogramFamily[] = STAT_NAMES.map((stat) => {
+  const def = statDef(stat);
+  // a tool's outcome splits its series; its quantiles are over every outcome
+  const by = def.prometheus.labels.filter((label) => label !== 'outcome');
+  return {
+    stat,
+    name: def.prometheus.name,
+    by,
+    title: def.label,
+    subject: subjectOf(by),
+    latency: def.unit === 'ms',
+    unit: def.unit,
+  };
+});
 
-export const REQUESTS_FAMILY = 'lk_agents_requests_total';
-export const ERRORS_FAMILY = 'lk_agents_errors_total';
+export const REQUESTS_FAMILY = FAMILY_CATALOG.requests.prometheus.name;
+export const ERRORS_FAMILY = FAMILY_CATALOG.errors.prometheus.name;
 
 const QUANTILES = [0.5, 0.9, 0.95] as const;
 
@@ -181,7 +144,7 @@ const byClause = (labels: readonly string[]) => `by (${[...new Set(labels)].join
 
 /** A threshold as PromQL and people read it: ms become seconds. */
 function formatThreshold(family: HistogramFamily, value: number): [promql: string, text: string] {
-  if (!family.latency) return [String(value), `${value} tokens/s`];
+  if (!family.latency) return [String(value), `${value} ${family.unit}`];
   const seconds = String(value / 1000);
   return [seconds, `${seconds}s`];
 }
@@ -285,7 +248,7 @@ function latencyAlert(r: Resolved, rule: ResolvedRule, level: AlertLevel): Prome
   const above = rule.direction === 'above';
   const value = family.latency
     ? '{{ $value | humanizeDuration }}'
-    : '{{ $value | humanize }} tokens/s';
+    : `{{ $value | humanize }} ${family.unit}`;
   return {
     alert: `LkAgents${pascal(rule.metric)}P90${above ? 'High' : 'Low'}`,
     // `>` where the plugin uses `>=`: on a histogram, a p90 exactly at a bucket bound (the
@@ -361,4 +324,9 @@ export function generatePrometheusRules(options: PrometheusRulesOptions = {}): s
     '#       equal: [alertname, component, provider, model, function]',
   ];
   return `${header.join('\n')}\n${toYaml(build(resolved))}`;
+}
+
+/** YAML as the rules files are written: no line folding, so PromQL stays as generated. */
+export function toYaml(value: unknown): string {
+  return stringify(value, { lineWidth: 0 });
 }

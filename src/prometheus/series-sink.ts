@@ -1,9 +1,9 @@
-import type { RequestOutcome } from '../stats/request-ledger.js';
-import type { Component, MetricSample } from '../types.js';
-import { FAMILIES, type FamilyKey, STAT_FAMILY } from './metric-families.js';
+import type { HealthEvent, MetricSample, MetricsSink, RequestEvent } from '../types.js';
+import { sampleLabelValue } from '../catalog/labels.js';
+import { FAMILIES, type FamilyKey } from './metric-families.js';
 import { type Labels, type SeriesKey, type SeriesStore, seriesKey } from './series-store.js';
 
-/** Latency families are exposed in seconds; this is the one place ms become seconds. */
+/** `ms` stats are exposed in seconds; this is the one place ms become seconds for Prometheus. */
 const msToSeconds = (ms: number) => ms / 1000;
 
 /** Distinct tool names one process exports before new names fold into function="other". */
@@ -29,10 +29,11 @@ const NO_LABELS: SeriesKey = seriesKey({});
 const MAX_CACHED_KEYS = 1_000;
 
 /**
- * Feeds one session's samples and request outcomes into a SeriesStore, with the session's
- * constant labels. Label sets are built once per distinct combination and cached.
+ * The Prometheus sink: feeds one session's samples, request outcomes and health counts into a
+ * SeriesStore, with the session's constant labels. Label sets are built once per distinct
+ * combination and cached.
  */
-export class SessionSeriesSink {
+export class SessionSeriesSink implements MetricsSink {
   private readonly keys = new Map<FamilyKey, Map<string, Map<string, Map<string, SeriesKey>>>>();
   private cached = 0;
 
@@ -48,53 +49,44 @@ export class SessionSeriesSink {
   }
 
   sample(s: MetricSample): void {
-    const family = STAT_FAMILY[s.stat];
-    let a = '';
-    let b = '';
-    if (family === 'function_execution') {
-      const [name, folded] = this.functionNames.labelFor(s.functionName ?? 'unknown');
-      if (folded) this.store.inc('folded_functions', NO_LABELS);
-      a = name;
-      b = s.outcome ?? 'ok';
-    } else if (family !== 'e2e_latency') {
-      a = s.provider ?? 'unknown';
-      b = s.model ?? 'unknown';
-    }
-    const value = family === 'tokens_per_sec' ? s.value : msToSeconds(s.value);
+    const family = FAMILIES[s.stat];
+    const values = family.labelNames.map((label) => this.labelValue(label, s));
+    const value = family.unit === 'ms' ? msToSeconds(s.value) : s.value;
     const exemplar = s.traceId ? { traceId: s.traceId, value, at: s.at / 1000 } : undefined;
-    this.store.observe(family, this.key(family, a, b), value, exemplar);
+    this.store.observe(s.stat, this.key(s.stat, values[0], values[1]), value, exemplar);
   }
 
-  request(
-    component: Component,
-    outcome: RequestOutcome,
-    provider?: { provider: string; model: string },
-  ): void {
-    if (outcome !== 'ok' && outcome !== 'error') return;
-    const p = provider?.provider ?? '';
-    const m = provider?.model ?? '';
-    this.store.inc('requests', this.key('requests', component, p, m));
-    if (outcome === 'error') this.store.inc('errors', this.key('errors', component, p, m));
+  request(event: RequestEvent): void {
+    if (event.outcome !== 'ok' && event.outcome !== 'error') return;
+    const p = event.provider ?? '';
+    const m = event.model ?? '';
+    this.store.inc('requests', this.key('requests', event.component, p, m));
+    if (event.outcome === 'error') {
+      this.store.inc('errors', this.key('errors', event.component, p, m));
+    }
   }
 
-  oddField(field: string): void {
-    this.store.inc('odd_fields', this.key('odd_fields', field));
+  health(event: HealthEvent): void {
+    switch (event.kind) {
+      case 'odd_field':
+        return this.store.inc('odd_fields', this.key('odd_fields', event.field));
+      case 'dropped_sample':
+        return this.store.inc('dropped_samples', this.key('dropped_samples', event.reason));
+      case 'internal_error':
+        return this.store.inc('internal_errors', NO_LABELS);
+      case 'message_sent':
+        return this.store.inc('data_messages', this.key('data_messages', event.type));
+      case 'message_dropped':
+        return this.store.inc('dropped_messages', this.key('dropped_messages', event.reason));
+    }
   }
 
-  internalError(): void {
-    this.store.inc('internal_errors', NO_LABELS);
-  }
-
-  dropped(reason: string): void {
-    this.store.inc('dropped_samples', this.key('dropped_samples', reason));
-  }
-
-  messageSent(type: string): void {
-    this.store.inc('data_messages', this.key('data_messages', type));
-  }
-
-  messageDropped(reason: string): void {
-    this.store.inc('dropped_messages', this.key('dropped_messages', reason));
+  /** A sample's value for one of its family's labels; tool names past the cap fold. */
+  private labelValue(label: string, s: MetricSample): string {
+    if (label !== 'function') return sampleLabelValue(label, s);
+    const [name, folded] = this.functionNames.labelFor(s.functionName ?? 'unknown');
+    if (folded) this.store.inc('folded_functions', NO_LABELS);
+    return name;
   }
 
   /** The series for `family` with these label values, built once and then looked up through

@@ -6,24 +6,21 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ResolvedPublishOptions } from '../config.js';
-import type {
-  AlertEvent,
-  MetricsLocalParticipant,
-  MetricsRoom,
-  MetricsSummary,
-  TurnTimeline,
-} from '../types.js';
+import type { MetricsLocalParticipant, MetricsRoom } from '../options.js';
+import type { AlertEvent, MetricsSink, MetricsSummary, TurnTimeline } from '../types.js';
 import type { LogOnce } from '../util/log-once.js';
 import { decodeSummaryRequest } from '../wire/decode.js';
 import { encodeMessage } from '../wire/encode.js';
 import {
   type MetricsMessage,
   type MetricsMessageType,
+  WIRE_VERSION,
   summaryRpcMethod,
 } from '../wire/messages.js';
+import { RequestLimiter } from './request-limiter.js';
 
 /** Why a message was not delivered (the `reason` of `dropped_messages`). */
-export type DropReason = 'not_connected' | 'publish_failed' | 'too_large';
+export type DropReason = 'not_connected' | 'publish_failed' | 'too_large' | 'rate_limited';
 
 export interface PublisherDeps {
   summary(): MetricsSummary;
@@ -39,12 +36,12 @@ export interface PublisherDeps {
  * is usually not open yet when the server announces it. (It can also ask at once, by RPC.) */
 const JOIN_RESEND_DELAY_MS = 1_000;
 
-/** A viewer's summary request is answered at most this often (per viewer). */
-const REQUEST_MIN_INTERVAL_MS = 500;
-
 const textDecoder = new TextDecoder();
 
-export class RoomPublisher {
+/**
+ * The room publisher sink: summaries, turns and alerts of one session, to the room.
+ */
+export class RoomPublisher implements MetricsSink {
   private readonly room: MetricsRoom;
   private readonly session = randomBytes(6).toString('hex');
   private seq = 0;
@@ -55,7 +52,8 @@ export class RoomPublisher {
   private readonly tick: ReturnType<typeof setInterval>;
   private readonly joinTimers = new Set<ReturnType<typeof setTimeout>>();
   private rpcParticipant: MetricsLocalParticipant | undefined;
-  private readonly answeredAt = new Map<string, number>();
+  /** Summary requests and RPCs: they come from participants, so they are rate limited. */
+  private readonly limiter: RequestLimiter;
   private finished = false;
 
   constructor(
@@ -63,6 +61,7 @@ export class RoomPublisher {
     private readonly deps: PublisherDeps,
   ) {
     this.room = opts.room;
+    this.limiter = new RequestLimiter(deps.now);
     this.room.on('connectionStateChanged', this.onConnectionChange);
     this.room.on('reconnected', this.onConnectionChange);
     this.room.on('participantConnected', this.onParticipantConnected);
@@ -85,6 +84,11 @@ export class RoomPublisher {
     if (this.finished) return;
     this.publish({ ...this.base(), type: 'alert', alert });
     this.summarySoon();
+  }
+
+  /** The session closed: publish the final summary and stop. */
+  close(): void {
+    this.finish();
   }
 
   /** The session closed: publish the final summary and stop. Idempotent. */
@@ -153,7 +157,11 @@ export class RoomPublisher {
     this.joinTimers.add(timer);
   };
 
-  /** A viewer asked for the summary (see SummaryRequestMessage): send it to that viewer. */
+  /**
+   * A viewer asked for the summary (see SummaryRequestMessage). A sender the SDK names gets it
+   * alone; a request without one (a hidden participant's packet) is answered to every recipient,
+   * never to the identity the request claims, so nobody can direct the agent's messages.
+   */
   private readonly onData = (
     payload: Uint8Array,
     participant?: { identity?: string },
@@ -162,28 +170,28 @@ export class RoomPublisher {
   ): void => {
     if (this.finished || topic !== this.opts.topic || !(payload instanceof Uint8Array)) return;
     this.guard('summary_request', () => {
-      const request = decodeSummaryRequest(payload);
-      // a hidden viewer's packets arrive without a participant: the request names its sender
-      const identity = participant?.identity ?? request?.identity;
-      if (!request || !identity || !this.isRecipient(identity)) return;
-      const now = this.deps.now();
-      if (now - (this.answeredAt.get(identity) ?? -Infinity) < REQUEST_MIN_INTERVAL_MS) return;
-      if (this.answeredAt.size > 1_000) this.answeredAt.clear();
-      this.answeredAt.set(identity, now);
-      this.sendStateTo(identity);
+      if (!decodeSummaryRequest(payload)) return;
+      const identity = participant?.identity;
+      if (identity !== undefined && !this.isRecipient(identity)) return;
+      if (!this.limiter.allow(identity)) return this.deps.dropped('rate_limited');
+      if (identity === undefined) this.sendStateTo(undefined);
+      else this.sendStateTo(identity);
     });
   };
 
-  /** Brings one late viewer up to date: the summary, then the last turn's timeline. */
-  private sendStateTo(identity: string): void {
+  /** Brings one late viewer (or, `undefined`, every recipient) up to date: the summary, then
+   * the last turn's timeline. */
+  private sendStateTo(identity: string | undefined): void {
+    const to = identity === undefined ? this.opts.destinationIdentities : [identity];
     const summary = this.deps.summary();
-    this.publish({ ...this.base(), type: 'summary', final: false, summary }, [identity]);
+    this.publish({ ...this.base(), type: 'summary', final: false, summary }, to);
     this.sendLastTurnTo(identity);
   }
 
-  private sendLastTurnTo(identity: string): void {
+  private sendLastTurnTo(identity: string | undefined): void {
+    const to = identity === undefined ? this.opts.destinationIdentities : [identity];
     const turn = this.deps.lastTurn();
-    if (turn) this.publish({ ...this.base(), type: 'turn', turn }, [identity]);
+    if (turn) this.publish({ ...this.base(), type: 'turn', turn }, to);
   }
 
   /** Answers the summary RPC, so a late joiner or a hidden observer gets the state at once. */
@@ -192,6 +200,10 @@ export class RoomPublisher {
     if (!participant?.registerRpcMethod || participant === this.rpcParticipant) return;
     participant.registerRpcMethod(summaryRpcMethod(this.opts.topic), async ({ callerIdentity }) => {
       if (!this.isRecipient(callerIdentity)) throw new Error('not a recipient of these metrics');
+      if (!this.limiter.allow(callerIdentity)) {
+        this.deps.dropped('rate_limited');
+        throw new Error('too many summary requests; retry in a second');
+      }
       const bytes = encodeMessage({
         ...this.base(),
         type: 'summary',
@@ -214,7 +226,7 @@ export class RoomPublisher {
   private base() {
     this.seq += 1;
     return {
-      v: 1 as const,
+      v: WIRE_VERSION,
       session: this.session,
       seq: this.seq,
       at: this.deps.now(),

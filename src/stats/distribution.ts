@@ -1,5 +1,6 @@
 import { LogCollapsingLowestDenseDDSketch } from '@datadog/sketches-js';
 import type { Stats } from '../types.js';
+import { emptyStats } from '../wire/schema.js';
 
 /** DDSketch accuracy: a reported quantile is within 1% of the true value at that rank. */
 export const SKETCH_RELATIVE_ACCURACY = 0.01;
@@ -67,18 +68,7 @@ export class Distribution {
   }
 
   stats(): Stats {
-    if (this.count === 0) {
-      return {
-        count: 0,
-        avg: null,
-        min: null,
-        max: null,
-        p50: null,
-        p90: null,
-        p95: null,
-        p99: null,
-      };
-    }
+    if (this.count === 0) return emptyStats();
     return {
       count: this.count,
       avg: this.sum / this.count,

@@ -99,7 +99,7 @@ export class RequestLedger {
 
   snapshot(component: Component): ComponentRequests {
     const c = this.totals[component];
-    return { ...c, error_rate: c.requests > 0 ? (c.errors / c.requests) * 100 : null };
+    return { ...c, errorRate: c.requests > 0 ? (c.errors / c.requests) * 100 : null };
   }
 
   /** The components whose requests changed since the last call (for alert evaluation). */

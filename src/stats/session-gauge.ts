@@ -1,8 +1,8 @@
 /**
- * Sessions with attached metrics in this process. Module state on purpose: the process is the
- * scope the spec's concurrency metric talks about (one job process per room in the framework).
+ * Sessions with attached metrics in one runtime (by default, the process: the scope the spec's
+ * concurrency metric talks about, one job process per room in the framework).
  */
-class SessionGauge {
+export class SessionGauge {
   active = 0;
   peak = 0;
 
@@ -15,5 +15,3 @@ class SessionGauge {
     this.active = Math.max(0, this.active - 1);
   }
 }
-
-export const processSessions = new SessionGauge();

@@ -1,3 +1,4 @@
+import { STAT_NAMES, type StatName, statDef } from '../catalog/index.js';
 import type { Signal } from '../ingest/signals.js';
 import type { MetricSample, TurnStage, TurnTimeline } from '../types.js';
 
@@ -36,6 +37,12 @@ interface RunningTool {
   startedAt: number;
   turnId?: string;
 }
+
+/** The catalog's turn-level stats and how each is read from a completed turn. */
+const TURN_STATS = STAT_NAMES.flatMap((name) => {
+  const read = statDef(name).fromTurn;
+  return read ? [[name, read] as [StatName, NonNullable<typeof read>]] : [];
+});
 
 /** How long an unclaimed user turn waits for the speech that answers it. */
 const USER_TURN_CLAIM_MS = 10_000;
@@ -314,14 +321,9 @@ export class TurnTracker {
           ...trace,
         });
       }
-      if (timeline.e2eLatencyMs !== undefined) {
-        this.out.sample({
-          stat: 'e2e_latency',
-          value: timeline.e2eLatencyMs,
-          at,
-          turnId: id,
-          ...trace,
-        });
+      for (const [stat, read] of TURN_STATS) {
+        const value = read(timeline);
+        if (value !== undefined) this.out.sample({ stat, value, at, turnId: id, ...trace });
       }
     }
     this.out.turn(timeline);

@@ -1,4 +1,4 @@
-import type { MetricsLogger } from '../types.js';
+import type { MetricsLogger } from '../options.js';
 
 /** Logs each distinct problem once, so a recurring failure cannot flood the agent's logs. */
 export class LogOnce {

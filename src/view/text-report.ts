@@ -1,22 +1,29 @@
 /**
  * Renders a summary and a turn as terminal text: the demo's live table and `watch`'s output.
- * Isomorphic (pure strings). Strings that arrived over the data channel (tool names) are
- * untrusted: control characters are stripped so they cannot drive the terminal.
+ * Rows, labels and units come from the metric catalog. Isomorphic (pure strings). Strings that
+ * arrived over the data channel (tool names, room names) are untrusted: control, format and
+ * bidirectional-override characters are replaced so they cannot drive the terminal or reorder
+ * what it shows.
  */
-import type { ActiveAlert, MetricsSummary, Stats, TurnTimeline } from '../types.js';
+import { alertText, formatMs, formatPercent, formatValue } from '../catalog/format.js';
+import { BOTTLENECK_STATS, STAT_NAMES, statDef } from '../catalog/index.js';
+import type { ActiveAlert, MetricsSummary, TurnTimeline } from '../types.js';
 
-const ms = (v: number | null) => (v === null ? '—' : `${Math.round(v)}`);
-const pct = (v: number | null) => (v === null ? '—' : `${v.toFixed(1)}%`);
 const pad = (s: string, n: number) => s.padEnd(n);
 const lpad = (s: string, n: number) => s.padStart(n);
+// C0 and C1 controls, DEL, and the Unicode format characters that reorder or hide text (bidi
+// embeddings and overrides, isolates, zero-width joiners, the BOM).
 // eslint-disable-next-line no-control-regex -- removing control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
-/** A received string made safe to print: no escape sequences, newlines or other controls. */
-export const printable = (s: string) => s.replace(CONTROL, '?');
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g;
+/** A received string made safe to print: no escape sequences, newlines, controls or bidi. */
+export const printable = (s: string) => s.replace(UNSAFE, '?');
 
 export interface RenderOptions {
   color: boolean;
 }
+
+const COLUMNS = ['n', 'p50', 'p90', 'p95', 'errors'] as const;
+const WIDTH = { label: 16, n: 5, value: 12 };
 
 export function renderSummary(
   s: MetricsSummary,
@@ -24,27 +31,32 @@ export function renderSummary(
   o: RenderOptions,
 ): string {
   const paint = (code: number, text: string) => (o.color ? `\x1b[${code}m${text}\x1b[0m` : text);
-  const rows: Array<[string, string, Stats, number | null, string?]> = [
-    ['stt', 'latency', s.stt.latency, s.stt.error_rate, 'stt'],
-    ['llm', 'ttft', s.llm.ttft, s.llm.error_rate, 'llm'],
-    ['llm', 'ttlt', s.llm.ttlt, null],
-    ['tools', 'execution', s.function.execution, s.function.error_rate],
-    ['tts', 'latency', s.tts.latency, s.tts.error_rate, 'tts'],
-    ['e2e', 'latency', s.e2e.latency, null],
-  ];
+  const bottleneck = s.bottleneck === null ? undefined : BOTTLENECK_STATS[s.bottleneck];
   const lines = [
-    `${pad('component', 10)}${pad('metric', 10)}${lpad('n', 4)}${lpad('p50 ms', 9)}${lpad('p90 ms', 9)}${lpad('p95 ms', 9)}${lpad('errors', 9)}`,
+    pad('metric', WIDTH.label) +
+      lpad(COLUMNS[0], WIDTH.n) +
+      COLUMNS.slice(1)
+        .map((c) => lpad(c, WIDTH.value))
+        .join(''),
   ];
-  for (const [component, metric, st, errorRate, bottleneckKey] of rows) {
-    let line = `${pad(component, 10)}${pad(metric, 10)}${lpad(String(st.count), 4)}${lpad(ms(st.p50), 9)}${lpad(ms(st.p90), 9)}${lpad(ms(st.p95), 9)}${lpad(metric === 'ttlt' || component === 'e2e' ? '' : pct(errorRate), 9)}`;
-    if (bottleneckKey && bottleneckKey === s.bottleneck) line = paint(1, `${line}  ◀ bottleneck`);
+  for (const name of STAT_NAMES) {
+    const def = statDef(name);
+    const st = s.stats[name];
+    const errors = def.errorsBeside ? formatPercent(s.components[def.errorsBeside].errorRate) : '';
+    let line =
+      pad(def.label, WIDTH.label) +
+      lpad(String(st.count), WIDTH.n) +
+      [st.p50, st.p90, st.p95].map((v) => lpad(formatValue(name, v), WIDTH.value)).join('') +
+      lpad(errors, WIDTH.value);
+    if (name === bottleneck) line = paint(1, `${line}  ◀ bottleneck`);
     lines.push(line);
   }
   lines.push('');
+  const c = s.components;
   lines.push(
-    `turns ${s.turns} (interrupted ${s.interrupted_turns}, cancelled ${s.cancelled_turns})   ` +
-      `tokens/s p50 ${ms(s.llm.token_rate.p50)}   tools peak ${s.concurrency.peak_tools}   ` +
-      `requests llm ${s.llm.requests.requests} / tts ${s.tts.requests.requests} / stt ${s.stt.requests.requests}`,
+    `turns ${s.turns} (interrupted ${s.interruptedTurns}, cancelled ${s.cancelledTurns})   ` +
+      `tools peak ${s.concurrency.peakTools}   ` +
+      `requests llm ${c.llm.requests} / tts ${c.tts.requests} / stt ${c.stt.requests}`,
   );
   if (s.alerts.length === 0) lines.push(`alerts: ${paint(32, 'none')}`);
   for (const a of s.alerts) {
@@ -56,31 +68,45 @@ export function renderSummary(
   return lines.join('\n');
 }
 
-/** An alert's metric, value and threshold, e.g. `ttft p90 = 2412 ms (threshold 2000 ms)`. */
+/** An alert as one line with its units and hysteresis (the overlay shows the same text). */
 export function describeAlert(a: ActiveAlert): string {
-  const what = a.component ? `${a.metric}(${a.component})` : `${a.metric} p90`;
-  const unit = a.metric === 'error_rate' ? '%' : ' ms';
-  return `${what} = ${a.value.toFixed(0)}${unit} (threshold ${a.threshold}${unit})`;
+  return alertText(a);
 }
 
-/** The last turn as a text waterfall: one bar per stage on a shared time axis. */
+/** Offsets and durations that arrived over the network are drawn within this span. */
+const MAX_DRAWN_MS = 3_600_000;
+const clampMs = (ms: number) =>
+  Number.isFinite(ms) ? Math.max(-MAX_DRAWN_MS, Math.min(MAX_DRAWN_MS, ms)) : 0;
+/** Stage rows drawn at most (a turn with many tool calls says how many it left out). */
+const MAX_STAGE_ROWS = 16;
+
+/** The last turn as a text waterfall: one bar per stage on a shared time axis. Every offset and
+ * duration is clamped, so no received number can make a bar longer than `width`. */
 export function renderWaterfall(turn: TurnTimeline, width = 48): string[] {
-  const end = Math.max(
-    turn.e2eLatencyMs ?? 0,
-    ...turn.stages.map((st) => st.offsetMs + st.durationMs),
-    1,
-  );
-  const scale = width / end;
-  const header = `last turn (${turn.input}${turn.interrupted ? ', interrupted' : ''}${turn.cancelled ? ', cancelled' : ''}): e2e ${turn.e2eLatencyMs === undefined ? '—' : `${Math.round(turn.e2eLatencyMs)} ms`}`;
-  const lines = [header];
-  for (const st of turn.stages) {
-    const from = Math.max(0, Math.round(st.offsetMs * scale));
-    const len = Math.max(1, Math.round(st.durationMs * scale));
+  const stages = turn.stages.slice(0, MAX_STAGE_ROWS);
+  const e2e = turn.e2eLatencyMs === undefined ? undefined : clampMs(turn.e2eLatencyMs);
+  let start = 0;
+  let end = Math.max(e2e ?? 0, 1);
+  for (const st of stages) {
+    start = Math.min(start, clampMs(st.offsetMs));
+    end = Math.max(end, clampMs(st.offsetMs) + Math.max(0, clampMs(st.durationMs)));
+  }
+  const scale = width / (end - start);
+  const cells = (ms: number) => Math.max(0, Math.min(width, Math.round(ms * scale)));
+  const flags = `${turn.interrupted ? ', interrupted' : ''}${turn.cancelled ? ', cancelled' : ''}`;
+  const lines = [
+    `last turn (${turn.input}${flags}): e2e ${e2e === undefined ? '—' : formatMs(e2e)}`,
+  ];
+  for (const st of stages) {
+    const from = cells(clampMs(st.offsetMs) - start);
+    const len = Math.max(1, Math.min(width - from, cells(Math.max(0, clampMs(st.durationMs)))));
     const label = st.stage === 'function' ? `tool ${printable(st.name ?? '')}` : st.stage;
     const flag = st.outcome && st.outcome !== 'ok' ? ` ${st.outcome}` : '';
     lines.push(
-      `  ${pad(label.slice(0, 16), 16)} ${' '.repeat(from)}${'█'.repeat(len)} ${Math.round(st.durationMs)} ms${flag}`,
+      `  ${pad(label.slice(0, 16), 16)} ${' '.repeat(from)}${'█'.repeat(len)} ${formatMs(st.durationMs)}${flag}`,
     );
   }
+  const hidden = turn.stages.length - stages.length;
+  if (hidden > 0) lines.push(`  + ${hidden} more stages`);
   return lines;
 }

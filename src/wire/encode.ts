@@ -72,11 +72,13 @@ function withSummary(
 }
 
 function topFunctionNames(summary: MetricsSummary, keep: number): Partial<MetricsSummary> {
-  const byName = Object.entries(summary.function.by_name)
+  const top = Object.entries(summary.functions)
     .sort(([, a], [, b]) => b.count - a.count)
-    .slice(0, keep)
-    .map(([name, entry]) => [capString(name), entry] as const);
-  return { function: { ...summary.function, by_name: Object.fromEntries(byName) } };
+    .slice(0, keep);
+  // keyed by tool names an LLM may have invented: no prototype to collide with
+  const functions: MetricsSummary['functions'] = Object.create(null);
+  for (const [name, entry] of top) functions[capString(name)] = entry;
+  return { functions };
 }
 
 /** p50 and p90 are what the overlay shows; the rest of a distribution goes first. */
@@ -94,15 +96,15 @@ const SUMMARY_STEPS: readonly ShedStep<SummaryMessage>[] = [
     apply: (m) =>
       withSummary(m, (s) => ({
         health: {
-          odd_fields: {},
-          dropped_samples: {},
-          dropped_messages: {},
-          internal_errors: s.health.internal_errors,
+          oddFields: {},
+          droppedSamples: {},
+          droppedMessages: {},
+          internalErrors: s.health.internalErrors,
         },
       })),
   },
-  { what: 'function.by_name', apply: (m) => withSummary(m, (s) => topFunctionNames(s, 10)) },
-  { what: 'function.by_name', apply: (m) => withSummary(m, (s) => topFunctionNames(s, 0)) },
+  { what: 'functions', apply: (m) => withSummary(m, (s) => topFunctionNames(s, 10)) },
+  { what: 'functions', apply: (m) => withSummary(m, (s) => topFunctionNames(s, 0)) },
   {
     what: 'labels',
     apply: (m) =>
@@ -118,16 +120,9 @@ const SUMMARY_STEPS: readonly ShedStep<SummaryMessage>[] = [
     what: 'stats',
     apply: (m) =>
       withSummary(m, (s) => ({
-        stt: { ...s.stt, latency: leanStats(s.stt.latency) },
-        llm: {
-          ...s.llm,
-          ttft: leanStats(s.llm.ttft),
-          ttlt: leanStats(s.llm.ttlt),
-          token_rate: leanStats(s.llm.token_rate),
-        },
-        tts: { ...s.tts, latency: leanStats(s.tts.latency) },
-        function: { ...s.function, execution: leanStats(s.function.execution) },
-        e2e: { latency: leanStats(s.e2e.latency) },
+        stats: Object.fromEntries(
+          Object.entries(s.stats).map(([name, st]) => [name, leanStats(st)]),
+        ) as MetricsSummary['stats'],
       })),
   },
 ];

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
-import { alertText } from '../../src/overlay/format.js';
+import { alertText } from '../../src/catalog/format.js';
 import type { TurnStage, TurnTimeline } from '../../src/types.js';
 import type { SummaryMessage, TurnMessage } from '../../src/wire/messages.js';
 import {
@@ -366,10 +366,13 @@ describe('an agent in a real LiveKit room', () => {
     assert.equal(s.turns, PHRASES.length);
     assert.equal(s.labels.agent_name, AGENT_NAME_LABEL);
     const llmRequests = turns.reduce((n, t) => n + okStages(t, 'llm').length, 0);
-    assert.equal(s.llm.ttft.count, llmRequests);
-    assert.equal(s.e2e.latency.count, PHRASES.length);
-    assert.equal(s.function.execution.count, 1);
-    assert.deepEqual([s.stt.error_rate, s.llm.error_rate, s.tts.error_rate], [0, 0, 0]);
+    assert.equal(s.stats.ttft.count, llmRequests);
+    assert.equal(s.stats.e2e_latency.count, PHRASES.length);
+    assert.equal(s.stats.function_execution.count, 1);
+    assert.deepEqual(
+      [s.components.stt.errorRate, s.components.llm.errorRate, s.components.tts.errorRate],
+      [0, 0, 0],
+    );
   });
 
   it('shows the same numbers in the overlay of a browser in the room', async () => {

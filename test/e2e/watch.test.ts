@@ -178,10 +178,10 @@ describe('livekit-agents-metrics watch on a real LiveKit server', () => {
       watch.messages().some((m) => m.type === 'summary' && m.final),
     );
     const final = watch.messages().find((m) => m.type === 'summary' && m.final)!;
-    assert.equal(final.type === 'summary' && final.summary.llm.ttft.count, 3);
+    assert.equal(final.type === 'summary' && final.summary.stats.ttft.count, 3);
     assert.deepEqual(
-      final.type === 'summary' && final.summary.llm.ttft,
-      metrics.summary().llm.ttft,
+      final.type === 'summary' && final.summary.stats.ttft,
+      metrics.summary().stats.ttft,
       'the observer sees the agent numbers unchanged',
     );
   });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { FAMILIES } from '../../src/prometheus/metric-families.js';
 import { buildPrometheusRules } from '../../src/prometheus/rules.js';
-import { toYaml } from '../../src/util/yaml.js';
+import { toYaml } from '../../src/prometheus/rules.js';
 import { promtool, repoRoot } from '../support/prometheus-tools.js';
 
 const DASHBOARD = 'examples/grafana/livekit-agents-dashboard.json';

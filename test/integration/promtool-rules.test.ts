@@ -15,7 +15,7 @@ import {
   type PrometheusRule,
   type PrometheusRulesOptions,
 } from '../../src/prometheus/rules.js';
-import { toYaml, type YamlValue } from '../../src/util/yaml.js';
+import { toYaml } from '../../src/prometheus/rules.js';
 import { ensurePrometheusTools, promtool, repoRoot } from '../support/prometheus-tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lkam-promtool-'));
@@ -137,7 +137,7 @@ describe('the generated rules under promtool', () => {
       exp_annotations: rendered(rule, { ...labels(model), $value: value }),
     });
     const errors = errorRateSeries();
-    const test: YamlValue = {
+    const test: unknown = {
       rule_files: ['default.yml'],
       evaluation_interval: '1m',
       tests: [
@@ -200,7 +200,7 @@ describe('the generated rules under promtool', () => {
       exp_labels: { ...labels(model), severity: rule.labels.severity! },
       exp_annotations: rendered(rule, { ...labels(model), $value: value }),
     });
-    const test: YamlValue = {
+    const test: unknown = {
       rule_files: ['custom.yml'],
       evaluation_interval: '30s',
       tests: [

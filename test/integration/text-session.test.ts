@@ -134,7 +134,7 @@ describe('attachMetrics on a text-mode AgentSession', () => {
     assert.equal(metrics.errorRate('llm'), 0);
     const summary = metrics.summary();
     assert.equal(summary.turns, 3);
-    assert.equal(summary.llm.requests.requests, 3);
+    assert.equal(summary.components.llm.requests, 3);
     assert.deepEqual(summary.labels, { agent_name: 'test' });
     assert.equal(summary.bottleneck, 'llm');
     assert.doesNotThrow(() => JSON.parse(JSON.stringify(summary)));
@@ -182,14 +182,14 @@ describe('attachMetrics on a text-mode AgentSession', () => {
     );
     const failing = book!.stages.find((s) => s.stage === 'function')!;
     assert.equal(failing.outcome, 'error');
-    const fn = metrics.summary().function;
-    assert.equal(fn.requests.requests, 2);
-    assert.equal(fn.requests.errors, 1);
+    const s = metrics.summary();
+    assert.equal(s.components.function.requests, 2);
+    assert.equal(s.components.function.errors, 1);
     assert.equal(metrics.errorRate('function'), 50);
-    assert.equal(fn.by_name.getWeather!.count, 1);
-    assert.equal(fn.by_name.bookTable!.errors, 1);
-    assert.equal(metrics.summary().concurrency.peak_tools, 1);
-    assert.equal(metrics.summary().concurrency.active_tools, 0);
+    assert.equal(s.functions.getWeather!.count, 1);
+    assert.equal(s.functions.bookTable!.errors, 1);
+    assert.equal(metrics.summary().concurrency.peakTools, 1);
+    assert.equal(metrics.summary().concurrency.activeTools, 0);
     await metrics.close();
   });
 
@@ -207,7 +207,7 @@ describe('attachMetrics on a text-mode AgentSession', () => {
     await session.start({ agent: new voice.Agent({ instructions: 'x' }) });
     await runTurns(session, ['a', 'b', 'c', 'd']);
 
-    const llmReq = metrics.summary().llm.requests;
+    const llmReq = metrics.summary().components.llm;
     assert.equal(llmReq.requests, 4);
     assert.equal(llmReq.errors, 1);
     assert.equal(metrics.errorRate('llm'), 25);
@@ -217,7 +217,7 @@ describe('attachMetrics on a text-mode AgentSession', () => {
     );
     assert.ok(raised, `alerts: ${JSON.stringify(alerts)}`);
     assert.equal(raised.level, 'critical');
-    assert.equal(metrics.summary().cancelled_turns, 1, 'the failed turn never answered');
+    assert.equal(metrics.summary().cancelledTurns, 1, 'the failed turn never answered');
     await metrics.close();
   });
 
@@ -275,11 +275,11 @@ describe('attachMetrics on a text-mode AgentSession', () => {
     assert.equal(mb.stats('ttft').count, 1);
     assertNear(ma.stats('ttft').max, 50, 'session a');
     assertNear(mb.stats('ttft').max, 300, 'session b');
-    assert.ok(ma.summary().concurrency.peak_sessions >= 2);
-    const active = ma.summary().concurrency.active_sessions;
+    assert.ok(ma.summary().concurrency.peakSessions >= 2);
+    const active = ma.summary().concurrency.activeSessions;
     await a.close();
     assert.equal(
-      mb.summary().concurrency.active_sessions,
+      mb.summary().concurrency.activeSessions,
       active - 1,
       'a closed session leaves the gauge',
     );

@@ -163,22 +163,27 @@ describe('attachMetrics on the voice path', () => {
 
     const s = metrics.summary();
     assert.equal(s.turns, 2);
-    assert.equal(s.e2e.latency.count, 2);
-    assert.equal(s.stt.latency.count, 2);
-    assert.equal(s.stt.requests.requests, 2);
-    assert.equal(s.llm.ttft.count, 3);
-    assert.equal(s.tts.latency.count, 2);
-    assert.equal(s.function.execution.count, 1);
-    assert.equal(s.concurrency.peak_tools, 1);
+    assert.equal(s.stats.e2e_latency.count, 2);
+    assert.equal(s.stats.stt_latency.count, 2);
+    assert.equal(s.components.stt.requests, 2);
+    assert.equal(s.stats.ttft.count, 3);
+    assert.equal(s.stats.tts_latency.count, 2);
+    assert.equal(s.stats.function_execution.count, 1);
+    assert.equal(s.concurrency.peakTools, 1);
     assert.deepEqual(
-      [s.stt.error_rate, s.llm.error_rate, s.tts.error_rate, s.function.error_rate],
+      [
+        s.components.stt.errorRate,
+        s.components.llm.errorRate,
+        s.components.tts.errorRate,
+        s.components.function.errorRate,
+      ],
       [0, 0, 0, 0],
     );
-    assert.deepEqual(s.health, {
-      odd_fields: {},
-      internal_errors: 0,
-      dropped_samples: {},
-      dropped_messages: {},
+    assert.deepEqual(JSON.parse(JSON.stringify(s.health)), {
+      oddFields: {},
+      internalErrors: 0,
+      droppedSamples: {},
+      droppedMessages: {},
     });
     await metrics.close();
   });
@@ -221,10 +226,10 @@ describe('attachMetrics on the voice path', () => {
       [true, false],
     );
     const s = metrics.summary();
-    assert.equal(s.interrupted_turns, 1);
-    assert.equal(s.llm.ttft.count, 1);
-    near(s.llm.ttft.max, 100, 'ttft of the turn that completed');
-    assert.equal(s.e2e.latency.count, 1);
+    assert.equal(s.interruptedTurns, 1);
+    assert.equal(s.stats.ttft.count, 1);
+    near(s.stats.ttft.max, 100, 'ttft of the turn that completed');
+    assert.equal(s.stats.e2e_latency.count, 1);
     assert.ok(
       turns[0]!.stages.some((st) => st.stage === 'llm' && st.firstOutputMs! >= 2000 - BELOW_MS),
       'the timeline still shows it',
@@ -250,12 +255,12 @@ describe('attachMetrics on the voice path', () => {
         .catch(() => {});
     }
     const s = metrics.summary();
-    assert.deepEqual([s.tts.requests.requests, s.tts.requests.errors], [4, 1]);
+    assert.deepEqual([s.components.tts.requests, s.components.tts.errors], [4, 1]);
     assert.equal(metrics.errorRate('tts'), 25);
-    assert.equal(s.tts.latency.count, 3);
-    near(s.tts.latency.p50, 120, 'tts latency');
-    assert.equal(s.cancelled_turns, 1);
-    assert.equal(s.llm.error_rate, 0, 'the LLM did its part');
+    assert.equal(s.stats.tts_latency.count, 3);
+    near(s.stats.tts_latency.p50, 120, 'tts latency');
+    assert.equal(s.cancelledTurns, 1);
+    assert.equal(s.components.llm.errorRate, 0, 'the LLM did its part');
     await metrics.close();
   });
 });

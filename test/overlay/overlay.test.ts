@@ -112,7 +112,8 @@ describe('mountMetricsOverlay in Chromium', () => {
     assert.deepEqual(cells, {
       stt_latency: ['212 ms', '412 ms', '0%'],
       ttft: ['640 ms', '1.21 s', '12.5%'],
-      ttlt: ['1.48 s', '2.65 s', null], // the LLM's error cell spans both LLM rows
+      ttlt: ['1.48 s', '2.65 s', null], // the LLM's error rate is beside TTFT
+      tokens_per_sec: ['48 tokens/s', '71 tokens/s', null],
       function_execution: ['95 ms', '340 ms', '20%'],
       tts_latency: ['180 ms', '305 ms', '0%'],
       e2e_latency: ['1.12 s', '1.89 s', null],
@@ -135,7 +136,7 @@ describe('mountMetricsOverlay in Chromium', () => {
 
     const slowTts = summary({
       bottleneck: 'tts',
-      tts: { ...summary().tts, latency: stats(900, 2400) },
+      stats: { ...summary().stats, tts_latency: stats(900, 2400) },
     });
     await o.send(summaryMessage({ seq: 2 }, slowTts));
     panel = await o.until((p) => p.rows.tts_latency?.p90 === '2.4 s');
@@ -159,8 +160,20 @@ describe('mountMetricsOverlay in Chromium', () => {
     assert.deepEqual(
       panel.alerts.map((a: any) => [a.level, a.metric, a.text, a.className, a.color]),
       [
-        ['critical', 'error_rate', 'LLM error rate 12.5% ≥ 10%', 'lkm-alert lkm-critical', RED],
-        ['warning', 'ttft', 'LLM TTFT p90 2.1 s ≥ 2 s', 'lkm-alert lkm-warning', AMBER],
+        [
+          'critical',
+          'error_rate',
+          'LLM error rate 12.5%: critical since 12.5% ≥ 10%, clears below 9%',
+          'lkm-alert lkm-critical',
+          RED,
+        ],
+        [
+          'warning',
+          'ttft',
+          'LLM TTFT p90 2.1 s: warning since 2.1 s ≥ 2 s, clears below 1.8 s',
+          'lkm-alert lkm-warning',
+          AMBER,
+        ],
       ],
     );
     assert.equal(panel.rows.ttft.alertLevel, 'warning', 'the alerting row is flagged too');
@@ -182,7 +195,10 @@ describe('mountMetricsOverlay in Chromium', () => {
       ),
     );
     let panel = await o.until((p) => p.alerts.length === 1);
-    assert.equal(panel.alerts[0].text, 'STT latency p90 1.6 s ≥ 1.5 s');
+    assert.equal(
+      panel.alerts[0].text,
+      'STT latency p90 1.6 s: warning since 1.6 s ≥ 1.5 s, clears below 1.35 s',
+    );
     await o.send(summaryMessage({ seq: 2 }));
     panel = await o.until((p) => p.alerts.length === 0);
     await o.close();
@@ -247,7 +263,7 @@ describe('mountMetricsOverlay in Chromium', () => {
     await o.send(summaryMessage({ seq: 1 }));
     await o.until((p) => p.rows.ttft?.p90 === '1.21 s');
 
-    const other = summary({ llm: { ...summary().llm, ttft: stats(1, 9999) } });
+    const other = summary({ stats: { ...summary().stats, ttft: stats(1, 9999) } });
     const json = (m: unknown) => JSON.stringify(m);
     const valid = summaryMessage({ seq: 5 }, other);
     const random = seededRandom(7);
@@ -257,8 +273,8 @@ describe('mountMetricsOverlay in Chromium', () => {
       summary: { ...other, labels: { pad: 'x'.repeat(1024 * 1024) } },
     });
     const hostile: (Uint8Array | string)[] = [
-      json({ ...valid, v: 2 }),
-      json({ ...valid, v: '1' }),
+      json({ ...valid, v: 1 }),
+      json({ ...valid, v: '2' }),
       garbage,
       Uint8Array.from([0xff, 0xfe, 0x7b, 0x22, 0xc3, 0x28]), // invalid UTF-8
       huge,
@@ -267,7 +283,7 @@ describe('mountMetricsOverlay in Chromium', () => {
       '[]',
       '"summary"',
       '1e400',
-      '{"v":1}',
+      '{"v":2}',
       '['.repeat(7000) + ']'.repeat(7000),
       json({ ...valid, seq: -1 }),
       json({ ...valid, seq: 1.5 }),
@@ -275,10 +291,13 @@ describe('mountMetricsOverlay in Chromium', () => {
       json({ ...valid, summary: null }),
       json({
         ...valid,
-        summary: { ...other, llm: { ...other.llm, ttft: { ...other.llm.ttft, p90: '9999' } } },
+        summary: {
+          ...other,
+          stats: { ...other.stats, ttft: { ...other.stats.ttft, p90: '9999' } },
+        },
       }),
       json({ ...valid, summary: { ...other, bottleneck: 'gpu' } }),
-      json({ ...valid, summary: { ...other, alerts: [{ metric: 'ttft', level: 'fatal' }] } }),
+      json({ ...valid, summary: { ...other, alerts: 'none' } }),
       json({ ...valid, summary: { ...other, turns: 'many' } }),
       json(turnMessage({ seq: 6 }, { ...turn(), stages: 'none' as never })),
       json(turnMessage({ seq: 7 }, { ...turn(), stages: [{ stage: 'gpu' }] as never })),
@@ -290,10 +309,10 @@ describe('mountMetricsOverlay in Chromium', () => {
     await o.send(summaryMessage({ seq: 1 }, other)); // a repeat of an applied sequence number
     // A `__proto__` key in a received record must not reach any prototype.
     const byName = '{"__proto__":{"count":1,"errors":0,"avg":1,"polluted":"yes"}}';
-    const noTools = summary({ function: { ...summary().function, by_name: {} } });
+    const noTools = summary({ functions: {} });
     const withProto = json(summaryMessage({ seq: 2 }, noTools)).replace(
-      '"by_name":{}',
-      `"by_name":${byName}`,
+      '"functions":{}',
+      `"functions":${byName}`,
     );
     assert.ok(withProto.includes('__proto__'));
     await o.sendBytes(withProto);

@@ -60,7 +60,7 @@ describe('useAgentMetrics', () => {
     await p.until('agent-1 support-room seq=1 ttft.p90=1210 alerts=0');
     await p.send('a', alertMessage({ seq: 2 }, 'raised'));
     await p.until('agent-1 support-room seq=2 ttft.p90=1210 alerts=1');
-    const slower = summary({ llm: { ...summary().llm, ttft: stats(700, 1500) } });
+    const slower = summary({ stats: { ...summary().stats, ttft: stats(700, 1500) } });
     await p.send('a', summaryMessage({ seq: 3 }, slower, true));
     await p.until('agent-1 support-room seq=3 ttft.p90=1500 alerts=0 final');
     assert.deepEqual(p.problems, []);

@@ -34,7 +34,7 @@ await session.run({ userInput: 'hi' }).wait();
 const s = metrics.summary();
 await metrics.close();
 await session.close();
-console.log(JSON.stringify({ turns: s.turns, ttft: s.llm.ttft.p50, labels: s.labels, stats: metrics.stats('e2e_latency').count }));
+console.log(JSON.stringify({ turns: s.turns, ttft: s.stats.ttft.p50, labels: s.labels, stats: metrics.stats('e2e_latency').count }));
 process.exit(0);
 `;
 

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AccessToken } from 'livekit-server-sdk';
 import type { Browser, CDPSession } from 'playwright-core';
-import { formatMs, formatPercent } from '../../src/overlay/format.js';
+import { formatMs, formatPercent } from '../../src/catalog/format.js';
 import type { MetricsSummary, Stats, TurnStage, TurnTimeline } from '../../src/types.js';
 import { type OpenedPage, type PageServer, openPage, waitFor } from './browser.js';
 import type { LiveKitServer } from './livekit-server.js';
@@ -131,12 +131,12 @@ export function tableOf(s: MetricsSummary) {
     errorRate === undefined ? null : formatPercent(errorRate),
   ];
   return {
-    stt_latency: cells(s.stt.latency, s.stt.error_rate),
-    ttft: cells(s.llm.ttft, s.llm.error_rate),
-    ttlt: cells(s.llm.ttlt),
-    function_execution: cells(s.function.execution, s.function.error_rate),
-    tts_latency: cells(s.tts.latency, s.tts.error_rate),
-    e2e_latency: cells(s.e2e.latency),
+    stt_latency: cells(s.stats.stt_latency, s.components.stt.errorRate),
+    ttft: cells(s.stats.ttft, s.components.llm.errorRate),
+    ttlt: cells(s.stats.ttlt),
+    function_execution: cells(s.stats.function_execution, s.components.function.errorRate),
+    tts_latency: cells(s.stats.tts_latency, s.components.tts.errorRate),
+    e2e_latency: cells(s.stats.e2e_latency),
   };
 }
 

@@ -82,17 +82,17 @@ describe('MetricsCore', () => {
 
     const summary = core.summary();
     assert.equal(summary.turns, 100_000);
-    assert.equal(summary.interrupted_turns, 2_000);
+    assert.equal(summary.interruptedTurns, 2_000);
     assert.equal(core.turns().length, 50, 'recent turns are capped');
     assert.equal(
-      summary.e2e.latency.count,
+      summary.stats.e2e_latency.count,
       98_000,
       'interrupted turns are not in the latency stats',
     );
-    assert.equal(Object.keys(summary.function.by_name).length, 51, '50 tool names are kept…');
-    assert.ok(summary.function.by_name.other!.count > 0, '…and the rest fold into other');
-    assert.equal(summary.function.requests.requests, 100_000);
-    assert.equal(summary.function.error_rate, 10);
+    assert.equal(Object.keys(summary.functions).length, 51, '50 tool names are kept…');
+    assert.ok(summary.functions.other!.count > 0, '…and the rest fold into other');
+    assert.equal(summary.components.function.requests, 100_000);
+    assert.equal(summary.components.function.errorRate, 10);
     // 95k turns × 10 signals retained would be tens of MB; bounded state stays flat.
     assert.ok(heapGrowth < 3_000_000, `heap grew ${heapGrowth} bytes over 95k turns`);
     const internals = core as unknown as {
@@ -162,7 +162,7 @@ describe('MetricsCore', () => {
       ...P,
     });
     core.ingest({ kind: 'speech_done', at: 6, speechId: 's', interrupted: false });
-    assert.deepEqual(core.summary().health.dropped_samples, { 'ttft:not_finite': 1 });
+    assert.deepEqual(core.summary().health.droppedSamples, { 'ttft:not_finite': 1 });
     assert.equal(core.stats('ttft').count, 0);
   });
 });

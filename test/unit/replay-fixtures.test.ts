@@ -62,9 +62,9 @@ describe('replaying recorded sessions', () => {
       );
       assert.equal(turn.input, 'text');
     });
-    assert.equal(summary.llm.error_rate, 0);
-    assert.equal(summary.e2e.latency.count, 3);
-    assert.deepEqual(summary.health.odd_fields, {});
+    assert.equal(summary.components.llm.errorRate, 0);
+    assert.equal(summary.stats.e2e_latency.count, 3);
+    assert.deepEqual(summary.health.oddFields, {});
   });
 
   it('text-tool: the tool is timed once and the turn runs the whole way to the answer', () => {
@@ -73,7 +73,7 @@ describe('replaying recorded sessions', () => {
     const tool = turns[0]!.stages.find((s) => s.stage === 'function')!;
     assert.equal(tool.name, 'getWeather');
     near(tool.durationMs, injected.tools.getWeather.executionMs, 15, 'tool');
-    assert.equal(summary.function.requests.requests, 1);
+    assert.equal(summary.components.function.requests, 1);
     const minimum =
       injected.llm[0].ttftMs + injected.tools.getWeather.executionMs + injected.llm[1].ttftMs;
     assert.ok(turns[0]!.e2eLatencyMs! >= minimum, `e2e ${turns[0]!.e2eLatencyMs} < ${minimum}`);
@@ -81,16 +81,16 @@ describe('replaying recorded sessions', () => {
 
   it('text-llm-failure: one failed request out of three, its turn cancelled', () => {
     const { summary } = replay('text-llm-failure');
-    assert.deepEqual([summary.llm.requests.requests, summary.llm.requests.errors], [3, 1]);
-    assert.equal(summary.cancelled_turns, 1);
-    assert.equal(summary.llm.ttft.count, 2);
+    assert.deepEqual([summary.components.llm.requests, summary.components.llm.errors], [3, 1]);
+    assert.equal(summary.cancelledTurns, 1);
+    assert.equal(summary.stats.ttft.count, 2);
   });
 
   it('tts-failure: a synthesis that failed before any audio counts as a failed request', () => {
     const { summary } = replay('tts-failure');
-    assert.deepEqual([summary.tts.requests.requests, summary.tts.requests.errors], [3, 1]);
-    near(summary.tts.error_rate, 100 / 3, 1e-9, 'tts error rate');
-    assert.equal(summary.cancelled_turns, 1);
+    assert.deepEqual([summary.components.tts.requests, summary.components.tts.errors], [3, 1]);
+    near(summary.components.tts.errorRate, 100 / 3, 1e-9, 'tts error rate');
+    assert.equal(summary.cancelledTurns, 1);
   });
 
   it("voice-plain: e2e and STT latency equal the framework's own, converted to ms", () => {
@@ -100,9 +100,9 @@ describe('replaying recorded sessions', () => {
       assert.equal(turn.input, 'voice');
       near(turn.e2eLatencyMs, assistantMetrics[i]!.e2eLatency! * 1000, 1, `e2e ${i}`);
     });
-    assert.equal(summary.stt.latency.count, 2);
-    assert.equal(summary.stt.requests.requests, 2);
-    assert.equal(summary.e2e.latency.count, 2);
+    assert.equal(summary.stats.stt_latency.count, 2);
+    assert.equal(summary.components.stt.requests, 2);
+    assert.equal(summary.stats.e2e_latency.count, 2);
   });
 
   it('voice-interrupted: the interrupted turn is counted and kept out of the stats', () => {
@@ -111,9 +111,9 @@ describe('replaying recorded sessions', () => {
       turns.map((t) => t.interrupted),
       [true, false],
     );
-    assert.equal(summary.interrupted_turns, 1);
-    assert.equal(summary.e2e.latency.count, 1);
-    assert.equal(summary.llm.ttft.count, 1);
-    assert.equal(summary.llm.requests.requests, 2, 'its LLM request still completed');
+    assert.equal(summary.interruptedTurns, 1);
+    assert.equal(summary.stats.e2e_latency.count, 1);
+    assert.equal(summary.stats.ttft.count, 1);
+    assert.equal(summary.components.llm.requests, 2, 'its LLM request still completed');
   });
 });

@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Registry } from 'prom-client';
-import {
-  createExpositionRegistry,
-  type ExpositionState,
-} from '../../../src/prometheus/exposition.js';
+import { type ExpositionState, renderExposition } from '../../../src/prometheus/exposition.js';
 import { DEFAULT_BUCKETS } from '../../../src/prometheus/metric-families.js';
 import { SeriesStore, seriesKey } from '../../../src/prometheus/series-store.js';
 
@@ -25,7 +21,7 @@ function state(): ExpositionState {
 
 describe('exposition', () => {
   it('renders cumulative buckets, sum and count in the text format', async () => {
-    const text = await createExpositionRegistry(false, state).metrics();
+    const text = renderExposition(state(), false);
     assert.match(
       text,
       /lk_agents_llm_ttft_seconds_bucket\{agent_name="a",provider="p",model="m",le="0.2"\} 0/,
@@ -45,7 +41,7 @@ describe('exposition', () => {
   });
 
   it('renders OpenMetrics with exemplars and counter families named without _total', async () => {
-    const text = await createExpositionRegistry(true, state).metrics();
+    const text = renderExposition(state(), true);
     assert.match(text, /^# TYPE lk_agents_requests counter$/m);
     assert.match(
       text,
@@ -58,17 +54,21 @@ describe('exposition', () => {
     assert.ok(text.endsWith('# EOF\n'));
   });
 
-  it('does not let rendering OpenMetrics rename the text format counters', async () => {
-    // prom-client renames counters in place when a registry renders OpenMetrics; a registry
-    // that renders both formats would then lose `_total` in the text format.
-    const shared = new Registry();
-    createExpositionRegistry(false, state, shared);
-    shared.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
-    await shared.metrics();
-    shared.setContentType(Registry.PROMETHEUS_CONTENT_TYPE as never);
-    const text = await shared.metrics();
+  it('names counter families with _total in the text format, whatever was rendered before', () => {
+    renderExposition(state(), true);
+    const text = renderExposition(state(), false);
     assert.match(text, /^# TYPE lk_agents_requests_total counter$/m);
     assert.match(text, /^lk_agents_requests_total\{/m);
     assert.doesNotMatch(text, /_total_total/);
+  });
+
+  it('escapes label values and exemplar trace ids', () => {
+    const store = new SeriesStore(DEFAULT_BUCKETS);
+    store.inc('odd_fields', seriesKey({ field: 'a"b\\c\nd' }), 1);
+    const text = renderExposition(
+      { store, activeSessions: 0, peakSessions: 0, renderErrors: 0 },
+      false,
+    );
+    assert.match(text, /^lk_agents_plugin_odd_fields_total\{field="a\\"b\\\\c\\nd"\} 1$/m);
   });
 });

@@ -9,7 +9,7 @@ import { afterEach, describe, it } from 'node:test';
 import { HubClient } from '../../../src/prometheus/hub/hub-client.js';
 import { HubServer } from '../../../src/prometheus/hub/hub-server.js';
 import { MAX_FRAME_BYTES } from '../../../src/prometheus/hub/protocol.js';
-import { createExpositionRegistry } from '../../../src/prometheus/exposition.js';
+import { renderExposition } from '../../../src/prometheus/exposition.js';
 import { DEFAULT_BUCKETS } from '../../../src/prometheus/metric-families.js';
 import {
   DEFAULT_MAX_SERIES,
@@ -224,12 +224,10 @@ describe('HubServer', () => {
     peer.socket.write(frame('job-c', 1, wrongCounts));
     peer.socket.write(frame('job-a', 2, delta(1)));
     await until('four acks', () => peer.acks.length === 4);
-    const text = await createExpositionRegistry(false, () => ({
-      store: hub.totals,
-      activeSessions: 0,
-      peakSessions: 0,
-      renderErrors: 0,
-    })).metrics();
+    const text = renderExposition(
+      { store: hub.totals, activeSessions: 0, peakSessions: 0, renderErrors: 0 },
+      false,
+    );
     assert.equal(requestsOf(hub), 2, `requests total is ${String(requestsOf(hub))}`);
     assert.doesNotMatch(text, /\+Inf$/m, 'no sample renders as +Inf');
   });

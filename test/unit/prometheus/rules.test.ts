@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MetricsConfigError } from '../../../src/errors.js';
-import { FAMILIES, STAT_FAMILY } from '../../../src/prometheus/metric-families.js';
+import { STAT_NAMES } from '../../../src/catalog/index.js';
+import { FAMILIES } from '../../../src/prometheus/metric-families.js';
 import {
   ALERTING_GROUP,
   buildPrometheusRules,
@@ -40,11 +41,11 @@ describe('generatePrometheusRules', () => {
   it("names the exporter's families and aggregates by labels they carry", () => {
     assert.deepEqual(
       HISTOGRAM_FAMILIES.map((f) => f.stat).sort(),
-      Object.keys(STAT_FAMILY).sort(),
+      [...STAT_NAMES].sort(),
       'a rule family per stat',
     );
     for (const f of HISTOGRAM_FAMILIES) {
-      const family = FAMILIES[STAT_FAMILY[f.stat]];
+      const family = FAMILIES[f.stat];
       assert.equal(f.name, family.name);
       assert.equal(family.type, 'histogram');
       const labels: readonly string[] = family.labelNames;
@@ -73,10 +74,10 @@ describe('generatePrometheusRules', () => {
       'stt_latency_seconds',
       'llm_ttft_seconds',
       'llm_ttlt_seconds',
+      'llm_tokens_per_second',
       'function_execution_seconds',
       'tts_latency_seconds',
       'e2e_latency_seconds',
-      'llm_tokens_per_second',
     ];
     assert.deepEqual(
       recording.map((r) => r.record),
@@ -133,8 +134,8 @@ describe('generatePrometheusRules', () => {
     }
     const warning = alert('LkAgentsTtftP90High', 'warning')!;
     const critical = alert('LkAgentsTtftP90High', 'critical')!;
-    assert.equal(warning.annotations.summary, 'LLM time to first token p90 above 2s (warning)');
-    assert.equal(critical.annotations.summary, 'LLM time to first token p90 above 3.5s (critical)');
+    assert.equal(warning.annotations.summary, 'LLM TTFT p90 above 2s (warning)');
+    assert.equal(critical.annotations.summary, 'LLM TTFT p90 above 3.5s (critical)');
     assert.match(warning.annotations.description!, /\{\{ \$value \| humanizeDuration \}\}/);
   });
 
@@ -189,7 +190,7 @@ describe('generatePrometheusRules', () => {
     // Tokens per second are not a latency: no conversion, and a low value is the problem.
     const low = alert('LkAgentsTokensPerSecP90Low', 'critical')!;
     assert.equal(low.expr, 'lk_agents:llm_tokens_per_second:p90_rate5m < 10');
-    assert.equal(low.annotations.summary, 'LLM tokens per second p90 below 10 tokens/s (critical)');
+    assert.equal(low.annotations.summary, 'LLM tokens/s p90 below 10 tokens/s (critical)');
     assert.equal(
       alert('LkAgentsTokensPerSecP90Low', 'warning')!.expr,
       'lk_agents:llm_tokens_per_second:p90_rate5m < 20',
@@ -281,11 +282,11 @@ describe('generatePrometheusRules', () => {
       yaml,
       /\n {6}- record: lk_agents:llm_ttft_seconds:p90_rate5m\n {8}expr: histogram_quantile\(0\.9, sum by \(le, provider, model\) \(rate\(lk_agents_llm_ttft_seconds_bucket\[5m\]\)\)\)\n/,
     );
-    // Multi-line PromQL is a literal block; a template that starts with `{{` is quoted.
+    // Multi-line PromQL is a literal block; a template that starts with `{{` is quoted (double quotes, as the yaml package writes it).
     assert.match(yaml, /\n {8}expr: \|-\n {10}100 \* lk_agents:error_rate:ratio_rate5m > 5\n/);
     assert.match(
       yaml,
-      /\n {10}summary: '\{\{ \$labels\.component \}\} error rate above 5% \(warning\)'\n/,
+      /\n {10}summary: "\{\{ \$labels\.component \}\} error rate above 5% \(warning\)"\n/,
     );
     assert.ok(yaml.endsWith('\n') && !yaml.endsWith('\n\n'));
     assert.equal(generatePrometheusRules({}), yaml, 'deterministic');

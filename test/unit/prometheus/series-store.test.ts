@@ -80,10 +80,10 @@ describe('SessionSeriesSink', () => {
   it('counts requests and errors per component, provider and model', () => {
     const { target, sink } = sinkWith();
     const p = { provider: 'cartesia', model: 'sonic' };
-    sink.request('tts', 'ok', p);
-    sink.request('tts', 'error', p);
-    sink.request('tts', 'retry', p);
-    sink.request('tts', 'cancelled', p);
+    sink.request({ component: 'tts', outcome: 'ok', ...p });
+    sink.request({ component: 'tts', outcome: 'error', ...p });
+    sink.request({ component: 'tts', outcome: 'retry', ...p });
+    sink.request({ component: 'tts', outcome: 'cancelled', ...p });
     assert.deepEqual(
       [...target.store.counterSeries('requests')].map((c) => c.value),
       [2],

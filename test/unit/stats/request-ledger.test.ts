@@ -29,7 +29,7 @@ describe('RequestLedger', () => {
       errors: 1,
       cancelled: 0,
       retries: 0,
-      error_rate: (1 / 3) * 100,
+      errorRate: (1 / 3) * 100,
     });
     assert.deepEqual(outcomes, ['llm:ok', 'llm:error', 'llm:ok']);
   });
@@ -44,7 +44,7 @@ describe('RequestLedger', () => {
       errors: 0,
       cancelled: 1,
       retries: 1,
-      error_rate: 0,
+      errorRate: 0,
     });
   });
 
@@ -60,7 +60,7 @@ describe('RequestLedger', () => {
       ...P,
     });
     ledger.handle({ kind: 'error', at: 2, component: 'tts', recoverable: false, ...P });
-    assert.equal(ledger.snapshot('tts').error_rate, 50);
+    assert.equal(ledger.snapshot('tts').errorRate, 50);
   });
 
   it('counts streaming STT recognitions by final transcript, non-streaming by request', () => {

@@ -12,6 +12,9 @@ import {
   turnMessage,
 } from '../../fixtures/overlay-page/messages.js';
 
+/** Decoded records have no prototype; compare their JSON. */
+const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+
 const wire = (message: MetricsMessage) => encodeMessage(message)!;
 
 describe('MetricsFeed', () => {
@@ -24,7 +27,7 @@ describe('MetricsFeed', () => {
     assert.equal(state.sender, 'agent-1');
     assert.equal(state.session, 'sess-a');
     assert.equal(state.room, 'support-room');
-    assert.deepEqual(state.summary, summary());
+    assert.deepEqual(plain(state.summary), plain(summary()));
     assert.deepEqual(state.lastTurn, turn());
     assert.deepEqual(state.alerts, [activeAlert()]);
     assert.deepEqual([state.seq, state.received, state.final], [3, 3, false]);

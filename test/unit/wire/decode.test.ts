@@ -12,6 +12,9 @@ import {
   turnMessage,
 } from '../../fixtures/overlay-page/messages.js';
 
+/** Decoded records have no prototype; compare their JSON. */
+const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+
 const json = (value: unknown) => JSON.stringify(value);
 const valid = summaryMessage({ seq: 1 });
 
@@ -34,20 +37,20 @@ describe('decodeMessage', () => {
     ];
     for (const message of messages) {
       const expected = JSON.parse(json(message)); // undefined fields do not travel
-      assert.deepEqual(decodeMessage(encodeMessage(message)!), expected, message.type);
+      assert.deepEqual(plain(decodeMessage(encodeMessage(message)!)), expected, message.type);
     }
   });
 
   it('accepts a string (an RPC answer), an ArrayBuffer, and an already-parsed value', () => {
     const text = json(valid);
-    assert.deepEqual(decodeMessage(text), valid);
-    assert.deepEqual(decodeMessage(new TextEncoder().encode(text).buffer), valid);
-    assert.deepEqual(readMessage(JSON.parse(text)), valid);
+    assert.deepEqual(plain(decodeMessage(text)), plain(valid));
+    assert.deepEqual(plain(decodeMessage(new TextEncoder().encode(text).buffer)), plain(valid));
+    assert.deepEqual(plain(readMessage(JSON.parse(text))), plain(valid));
   });
 
-  it('returns null for anything that is not a well-formed version-1 message', () => {
+  it('returns null for anything that is not a well-formed message of this version', () => {
     const cases: Record<string, string | Uint8Array> = {
-      'another version': mutated((m) => (m.v = 2)),
+      'another version': mutated((m) => (m.v = 1)),
       'a version as a string': mutated((m) => (m.v = '1')),
       'an unknown type': mutated((m) => (m.type = 'metrics')),
       'empty bytes': new Uint8Array(),
@@ -62,12 +65,16 @@ describe('decodeMessage', () => {
       'a fractional sequence number': mutated((m) => (m.seq = 1.5)),
       'a session that is not a string': mutated((m) => (m.session = 7)),
       'a missing summary': mutated((m) => delete m.summary),
-      'a stat as a string': mutated((m) => (m.summary.llm.ttft.p90 = '1210')),
+      'a stat as a string': mutated((m) => (m.summary.stats.ttft.p90 = '1210')),
       'a count as a float': mutated((m) => (m.summary.turns = 1.5)),
       'an unknown bottleneck': mutated((m) => (m.summary.bottleneck = 'gpu')),
-      'an unknown alert level': mutated(
-        (m) => (m.summary.alerts = [{ ...activeAlert(), level: 'fatal' }]),
-      ),
+      'a negative latency': mutated((m) => (m.summary.stats.ttft.p90 = -5)),
+      'a latency over a day': mutated((m) => (m.summary.stats.ttft.p90 = 1e12)),
+      'an error rate over 100%': mutated((m) => (m.summary.components.llm.errorRate = 250)),
+      'a stage offset of years': json({
+        ...turnMessage({ seq: 1 }),
+        turn: { ...turn(), stages: [{ ...turn().stages[0], offsetMs: -1e15, durationMs: 1e15 }] },
+      }),
       'a label that is not a string': mutated((m) => (m.summary.labels = { a: 1 })),
       'stages that are not a list': json({
         ...turnMessage({ seq: 1 }),
@@ -86,6 +93,13 @@ describe('decodeMessage', () => {
     for (const [name, payload] of Object.entries(cases)) {
       assert.equal(decodeMessage(payload), null, name);
     }
+  });
+
+  it('leaves out an alert it cannot read (e.g. a level it does not know) and keeps the rest', () => {
+    const decoded = decodeMessage(
+      mutated((m) => (m.summary.alerts = [{ ...activeAlert(), level: 'fatal' }, activeAlert()])),
+    );
+    assert.equal(decoded?.type === 'summary' && decoded.summary.alerts.length, 1);
   });
 
   it('refuses payloads over the reliable-packet limit before parsing them', () => {
@@ -108,21 +122,21 @@ describe('decodeMessage', () => {
     assert.equal(decoded.turn.stages.length, 64);
 
     const lean = mutated((m) => {
-      for (const key of ['labels', 'interrupted_turns', 'cancelled_turns', 'alerts', 'health']) {
+      for (const key of ['labels', 'interruptedTurns', 'cancelledTurns', 'alerts', 'health']) {
         delete m.summary[key];
       }
-      delete m.summary.function.by_name;
+      delete m.summary.functions;
     });
     const s = (decodeMessage(lean) as any).summary;
     assert.deepEqual(
-      [s.labels, s.interrupted_turns, s.cancelled_turns, s.alerts, s.function.by_name],
+      plain([s.labels, s.interruptedTurns, s.cancelledTurns, s.alerts, s.functions]),
       [{}, 0, 0, [], {}],
     );
-    assert.deepEqual(s.health, {
-      odd_fields: {},
-      internal_errors: 0,
-      dropped_samples: {},
-      dropped_messages: {},
+    assert.deepEqual(plain(s.health), {
+      oddFields: {},
+      internalErrors: 0,
+      droppedSamples: {},
+      droppedMessages: {},
     });
   });
 
@@ -133,11 +147,11 @@ describe('decodeMessage', () => {
 
   it('keeps a received `__proto__` key as a plain entry, touching no prototype', () => {
     const text = json(valid).replace(
-      '"by_name":{',
-      '"by_name":{"__proto__":{"count":1,"errors":0,"avg":null,"polluted":true},',
+      '"functions":{',
+      '"functions":{"__proto__":{"count":1,"errors":0,"avg":null,"polluted":true},',
     );
-    const byName = (decodeMessage(text) as any).summary.function.by_name;
-    assert.equal(Object.getPrototypeOf(byName), Object.prototype);
+    const byName = (decodeMessage(text) as any).summary.functions;
+    assert.equal(Object.getPrototypeOf(byName), null, 'a record keyed by received names');
     assert.deepEqual(Object.getOwnPropertyDescriptor(byName, '__proto__')?.value, {
       count: 1,
       errors: 0,

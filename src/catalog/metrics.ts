@@ -1,0 +1,260 @@
+/**
+ * THE METRIC CATALOG: every metric the plugin produces is declared here, once — its name, unit,
+ * which direction is better, its component, what it measures, where it comes from, its
+ * Prometheus family, its display label and its default alert thresholds. Everything else (the
+ * TypeScript name unions, `summary()`'s keys, the Prometheus and OpenTelemetry instruments, the
+ * rules generator, the wire format's validation, the terminal report, `watch`, the overlay and the
+ * table in docs/METRICS.md) is derived from these declarations; `test/unit/catalog` proves it.
+ *
+ * Isomorphic: the overlay imports it too, so nothing here may import Node or the DOM.
+ *
+ * Adding a metric: an entry here, the code that produces its value (for a turn-level stat, a
+ * `fromTurn` reader here is enough), and its test. See ARCHITECTURE.md.
+ */
+import type { TurnTimeline } from '../types.js';
+
+/** What a metric's values are measured in. Inside the plugin durations are always ms. */
+export type MetricUnit = 'ms' | 'tokens/s' | '%' | 'count';
+
+/** The part of the pipeline a metric belongs to. */
+export type MetricComponent = 'stt' | 'eou' | 'llm' | 'function' | 'tts' | 'pipeline' | 'plugin';
+
+/** Labels the exporters set per sample (the user's constant labels come on top). */
+export type SampleLabel = 'provider' | 'model' | 'function' | 'outcome' | 'component';
+
+/** A distribution: `stats(name)` keeps its percentiles; Prometheus exposes it as a histogram. */
+export interface StatDef {
+  unit: 'ms' | 'tokens/s';
+  /** Which way is good: alerts fire above a threshold for `lower`, below it for `higher`. */
+  better: 'lower' | 'higher';
+  component: MetricComponent;
+  /** Shown in tables, the overlay and alerts, e.g. `LLM TTFT`. */
+  label: string;
+  /** One line: what it measures. Also the Prometheus HELP text. */
+  description: string;
+  prometheus: {
+    /** The family name. Durations are exposed in seconds, so their names end in `_seconds`. */
+    name: string;
+    labels: readonly SampleLabel[];
+    buckets: 'latency' | 'throughput';
+  };
+  /** Default alert thresholds on the rolling p90, in the metric's unit. */
+  alert?: { warning: number; critical: number };
+  /** The stat stands for its component in the bottleneck analysis (the spec's
+   * analyze_bottlenecks: STT latency, TTFT, TTS latency). */
+  bottleneck?: true;
+  /** The component's error rate is shown beside this stat in tables. */
+  errorsBeside?: 'stt' | 'llm' | 'tts' | 'function';
+  /** For a turn-level stat: its value, read from a completed, uninterrupted turn. */
+  fromTurn?: (turn: TurnTimeline) => number | undefined;
+}
+
+/** A counter or gauge (no percentiles): request and error counts, concurrency, plugin health. */
+export interface FamilyDef {
+  type: 'counter' | 'gauge';
+  /** `{request}`-style OpenTelemetry unit of one increment. */
+  unit: string;
+  component: MetricComponent;
+  description: string;
+  /** Where `summary()` shows it, for the docs (a dotted path; `<…>` stands for a label value). */
+  summary?: string;
+  prometheus: { name: string; labels: readonly string[] };
+}
+
+/** Percent of a component's requests that failed, over its `requests` and `errors` counters. */
+export interface RateDef {
+  unit: '%';
+  better: 'lower';
+  label: string;
+  description: string;
+  summary: string;
+  alert: { warning: number; critical: number };
+}
+
+const PROVIDER = ['provider', 'model'] as const;
+
+export const STAT_CATALOG = {
+  stt_latency: {
+    unit: 'ms',
+    better: 'lower',
+    component: 'stt',
+    label: 'STT latency',
+    description:
+      'User end of speech to final transcript (streaming STT), or the STT request duration.',
+    prometheus: { name: 'lk_agents_stt_latency_seconds', labels: PROVIDER, buckets: 'latency' },
+    alert: { warning: 1500, critical: 2500 },
+    bottleneck: true,
+    errorsBeside: 'stt',
+  },
+  ttft: {
+    unit: 'ms',
+    better: 'lower',
+    component: 'llm',
+    label: 'LLM TTFT',
+    description: 'LLM request start to first token.',
+    prometheus: { name: 'lk_agents_llm_ttft_seconds', labels: PROVIDER, buckets: 'latency' },
+    alert: { warning: 2000, critical: 3500 },
+    bottleneck: true,
+    errorsBeside: 'llm',
+  },
+  ttlt: {
+    unit: 'ms',
+    better: 'lower',
+    component: 'llm',
+    label: 'LLM TTLT',
+    description: 'LLM request start to last token.',
+    prometheus: { name: 'lk_agents_llm_ttlt_seconds', labels: PROVIDER, buckets: 'latency' },
+  },
+  tokens_per_sec: {
+    unit: 'tokens/s',
+    better: 'higher',
+    component: 'llm',
+    label: 'LLM tokens/s',
+    description: 'LLM completion tokens per second of output.',
+    prometheus: {
+      name: 'lk_agents_llm_tokens_per_second',
+      labels: PROVIDER,
+      buckets: 'throughput',
+    },
+  },
+  function_execution: {
+    unit: 'ms',
+    better: 'lower',
+    component: 'function',
+    label: 'tools',
+    description: 'Tool (function) execution, start to result.',
+    prometheus: {
+      name: 'lk_agents_function_execution_seconds',
+      labels: ['function', 'outcome'],
+      buckets: 'latency',
+    },
+    errorsBeside: 'function',
+  },
+  tts_latency: {
+    unit: 'ms',
+    better: 'lower',
+    component: 'tts',
+    label: 'TTS TTFB',
+    description: 'TTS request start to first audio.',
+    prometheus: { name: 'lk_agents_tts_latency_seconds', labels: PROVIDER, buckets: 'latency' },
+    bottleneck: true,
+    errorsBeside: 'tts',
+  },
+  e2e_latency: {
+    unit: 'ms',
+    better: 'lower',
+    component: 'pipeline',
+    label: 'end-to-end',
+    description: 'User stopped speaking (or turn committed) to agent audio (or answer) started.',
+    prometheus: { name: 'lk_agents_e2e_latency_seconds', labels: [], buckets: 'latency' },
+    fromTurn: (turn) => turn.e2eLatencyMs,
+  },
+} as const satisfies Record<string, StatDef>;
+
+export const ERROR_RATE: RateDef = {
+  unit: '%',
+  better: 'lower',
+  label: 'error rate',
+  description: "Percent of a component's requests that failed (errors / requests × 100).",
+  summary: 'components.<component>.errorRate',
+  alert: { warning: 5, critical: 10 },
+};
+
+export const FAMILY_CATALOG = {
+  requests: {
+    type: 'counter',
+    unit: '{request}',
+    component: 'pipeline',
+    description:
+      'Provider requests and tool executions that ended (retries and cancellations excluded).',
+    summary: 'components.<component>.requests',
+    prometheus: { name: 'lk_agents_requests_total', labels: ['component', 'provider', 'model'] },
+  },
+  errors: {
+    type: 'counter',
+    unit: '{request}',
+    component: 'pipeline',
+    description:
+      'Requests that failed (the framework gave up on them) and tool executions that errored.',
+    summary: 'components.<component>.errors',
+    prometheus: { name: 'lk_agents_errors_total', labels: ['component', 'provider', 'model'] },
+  },
+  active_sessions: {
+    type: 'gauge',
+    unit: '{session}',
+    component: 'pipeline',
+    description: 'Agent sessions with metrics attached that have not closed.',
+    summary: 'concurrency.activeSessions',
+    prometheus: { name: 'lk_agents_active_sessions', labels: [] },
+  },
+  peak_sessions: {
+    type: 'gauge',
+    unit: '{session}',
+    component: 'pipeline',
+    description: 'Most agent sessions open at once since the exporter started.',
+    summary: 'concurrency.peakSessions',
+    prometheus: { name: 'lk_agents_peak_sessions', labels: [] },
+  },
+  data_messages: {
+    type: 'counter',
+    unit: '{message}',
+    component: 'plugin',
+    description:
+      'Metrics messages handed to the room for its participants (data channel), by type.',
+    prometheus: { name: 'lk_agents_data_messages_total', labels: ['type'] },
+  },
+  dropped_messages: {
+    type: 'counter',
+    unit: '{message}',
+    component: 'plugin',
+    description: 'Metrics messages for the room that were not delivered, by reason.',
+    summary: 'health.droppedMessages.<reason>',
+    prometheus: { name: 'lk_agents_plugin_dropped_messages_total', labels: ['reason'] },
+  },
+  dropped_samples: {
+    type: 'counter',
+    unit: '{sample}',
+    component: 'plugin',
+    description: 'Samples the plugin dropped, by reason.',
+    summary: 'health.droppedSamples.<reason>',
+    prometheus: { name: 'lk_agents_plugin_dropped_samples_total', labels: ['reason'] },
+  },
+  folded_functions: {
+    type: 'counter',
+    unit: '{call}',
+    component: 'plugin',
+    description:
+      'Tool executions recorded as function="other" because the distinct-name cap was reached.',
+    prometheus: { name: 'lk_agents_plugin_function_names_folded_total', labels: [] },
+  },
+  odd_fields: {
+    type: 'counter',
+    unit: '{event}',
+    component: 'plugin',
+    description: 'Framework event fields that were missing or odd and were ignored.',
+    summary: 'health.oddFields.<field>',
+    prometheus: { name: 'lk_agents_plugin_odd_fields_total', labels: ['field'] },
+  },
+  internal_errors: {
+    type: 'counter',
+    unit: '{error}',
+    component: 'plugin',
+    description: 'Exceptions inside the plugin that were contained.',
+    summary: 'health.internalErrors',
+    prometheus: { name: 'lk_agents_plugin_internal_errors_total', labels: [] },
+  },
+  hub_disconnects: {
+    type: 'counter',
+    unit: '{connection}',
+    component: 'plugin',
+    description: 'Job-process connections to the worker hub that were lost.',
+    prometheus: { name: 'lk_agents_plugin_hub_disconnects_total', labels: [] },
+  },
+  render_errors: {
+    type: 'counter',
+    unit: '{scrape}',
+    component: 'plugin',
+    description: 'Scrapes that failed to render.',
+    prometheus: { name: 'lk_agents_plugin_render_errors_total', labels: [] },
+  },
+} as const satisfies Record<string, FamilyDef>;

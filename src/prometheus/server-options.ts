@@ -1,0 +1,144 @@
+/**
+ * The options of `startMetricsServer`, validated once (every problem reported at once) with
+ * their defaults filled in.
+ */
+import type { Registry } from 'prom-client';
+import { resolveAlertRules } from '../alerts/rules.js';
+import { statDef } from '../catalog/index.js';
+import { integerOption } from '../config.js';
+import { ConfigCheck, MetricsConfigError } from '../errors.js';
+import { type MetricsRuntime, defaultMetricsRuntime } from '../runtime.js';
+import type { AlertRules } from '../types.js';
+import { type BucketLayout, DEFAULT_BUCKETS } from './metric-families.js';
+
+export type MetricsAuth = { bearerToken: string } | { username: string; password: string };
+
+/** Options of `startMetricsServer`. */
+export interface MetricsServerOptions {
+  /** TCP port; `0` picks a free one. Default: `9464`. */
+  port?: number;
+  /** Interface to bind. Default: `'0.0.0.0'` — every IPv4 interface, as Prometheus scrapes pods
+   * by their IP. Pass `'127.0.0.1'` to serve this machine only. */
+  host?: string;
+  /** Path of the endpoint. Default: `'/metrics'`. */
+  path?: string;
+  /** Require `Authorization: Bearer <token>` or HTTP basic auth. Default: none. */
+  auth?: MetricsAuth;
+  /** A prom-client registry of your own metrics, served at the same endpoint after the
+   * plugin's (in the registry's content type). Default: none. */
+  registry?: Registry;
+  /** Histogram boundaries; latency in seconds. Default: DEFAULT_BUCKETS. Every process of the
+   * worker uses the same layout (job processes receive it from this process). */
+  buckets?: Partial<BucketLayout>;
+  /** Alert rules whose thresholds are added as bucket boundaries (the defaults always are), so
+   * a rule on a threshold reads a boundary. Default: the defaults. */
+  alerts?: AlertRules;
+  /** Accept job processes' samples (the worker hub). Default: `true`. */
+  hub?: boolean;
+  /** How often job processes deliver their samples, in ms. Default: `1000`. */
+  flushMs?: number;
+  /** The runtime whose series are served (and that the hub's job processes add to). Default:
+   * the process's default runtime, the one `attachMetrics` uses by default. */
+  runtime?: MetricsRuntime;
+}
+
+export interface ResolvedServerOptions {
+  port: number;
+  host: string;
+  path: string;
+  auth: MetricsAuth | undefined;
+  registry: Registry | undefined;
+  layout: BucketLayout;
+  hub: boolean;
+  flushMs: number;
+  runtime: MetricsRuntime;
+}
+
+function authOption(auth: unknown): MetricsAuth | undefined {
+  if (auth === undefined) return undefined;
+  const a = (typeof auth === 'object' && auth !== null ? auth : {}) as Record<string, unknown>;
+  const bearer = typeof a.bearerToken === 'string' && a.bearerToken.length > 0;
+  const basic =
+    typeof a.username === 'string' && typeof a.password === 'string' && a.username.length > 0;
+  if (!bearer && !basic) {
+    throw new MetricsConfigError(
+      'auth',
+      'expected { bearerToken } or { username, password } with non-empty values',
+    );
+  }
+  return auth as MetricsAuth;
+}
+
+function boundaries(values: unknown, option: string, extra: number[]): number[] {
+  if (!Array.isArray(values) || values.length === 0)
+    throw new MetricsConfigError(option, 'expected a non-empty array of numbers');
+  for (const v of values) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new MetricsConfigError(option, `expected positive finite numbers, got ${String(v)}`);
+    }
+  }
+  return [...new Set([...(values as number[]), ...extra])].sort((a, b) => a - b);
+}
+
+/** Alert thresholds of `ms` stats, in seconds: added to the latency buckets. */
+function latencyThresholdsSeconds(alerts: AlertRules | undefined): number[] {
+  return resolveAlertRules(alerts)
+    .filter((r) => r.metric !== 'error_rate' && statDef(r.metric).unit === 'ms')
+    .flatMap((r) => [r.warning / 1000, r.critical / 1000]);
+}
+
+export function resolveServerOptions(o: MetricsServerOptions): ResolvedServerOptions {
+  if (typeof o !== 'object' || o === null) {
+    throw new MetricsConfigError('options', 'expected an options object');
+  }
+  const check = new ConfigCheck();
+  const port = check.take(() => integerOption(o.port, 'port', 9464, 0, 65535), 0);
+  const path = check.take(() => {
+    const p = o.path ?? '/metrics';
+    if (typeof p !== 'string' || !p.startsWith('/')) {
+      throw new MetricsConfigError('path', `expected a path starting with "/", got ${String(p)}`);
+    }
+    return p;
+  }, '/metrics');
+  const host = check.take(() => {
+    const h = o.host ?? '0.0.0.0';
+    if (typeof h !== 'string' || h.length === 0)
+      throw new MetricsConfigError('host', 'expected a host name or address');
+    return h;
+  }, '0.0.0.0');
+  const auth = check.take(() => authOption(o.auth), undefined);
+  const flushMs = check.take(() => integerOption(o.flushMs, 'flushMs', 1_000, 10, 60_000), 1_000);
+  const thresholds = check.take(() => latencyThresholdsSeconds(o.alerts), []);
+  const latency = check.take(
+    () => boundaries(o.buckets?.latency ?? DEFAULT_BUCKETS.latency, 'buckets.latency', thresholds),
+    [],
+  );
+  const throughput = check.take(
+    () => boundaries(o.buckets?.throughput ?? DEFAULT_BUCKETS.throughput, 'buckets.throughput', []),
+    [],
+  );
+  const registry = check.take(() => {
+    const r = o.registry as Partial<Registry> | undefined;
+    if (r !== undefined && (typeof r?.metrics !== 'function' || typeof r.contentType !== 'string'))
+      throw new MetricsConfigError('registry', 'expected a prom-client Registry');
+    return o.registry;
+  }, undefined);
+  const runtime = check.take(() => {
+    const r = o.runtime;
+    if (r !== undefined && (typeof r !== 'object' || r === null || !('exporter' in r)))
+      throw new MetricsConfigError('runtime', 'expected a runtime from createMetricsRuntime()');
+    return r ?? defaultMetricsRuntime();
+  }, undefined);
+  check.done();
+  return {
+    port,
+    host,
+    path,
+    auth,
+    registry,
+    layout: { latency, throughput },
+    hub: o.hub ?? true,
+    flushMs,
+    runtime: runtime!,
+  };
+}
