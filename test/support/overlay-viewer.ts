@@ -7,8 +7,9 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AccessToken } from 'livekit-server-sdk';
 import type { Browser, CDPSession } from 'playwright-core';
-import { formatMs, formatPercent } from '../../src/catalog/format.js';
-import type { MetricsSummary, Stats, TurnStage, TurnTimeline } from '../../src/types.js';
+import { formatMs, formatPercent, formatValue } from '../../src/catalog/format.js';
+import { BOTTLENECK_STATS, STAT_NAMES, statDef } from '../../src/catalog/index.js';
+import type { MetricsSummary, TurnStage, TurnTimeline } from '../../src/types.js';
 import { type OpenedPage, type PageServer, openPage, waitFor } from './browser.js';
 import type { LiveKitServer } from './livekit-server.js';
 
@@ -121,23 +122,24 @@ const STAGE_NAMES: Readonly<Record<TurnStage['stage'], string>> = {
 };
 
 /** The table row that stands for each bottleneck component. */
-export const BOTTLENECK_ROWS = { stt: 'stt_latency', llm: 'ttft', tts: 'tts_latency' } as const;
+export const BOTTLENECK_ROWS = BOTTLENECK_STATS;
 
-/** The overlay's table for `s`: p50, p90 and error rate of each row, formatted as it does. */
+/** The overlay's table for `s`: p50, p90 and error rate of each row (a row per stat of the
+ * catalog), formatted as it does. */
 export function tableOf(s: MetricsSummary) {
-  const cells = (stats: Stats, errorRate?: number | null) => [
-    formatMs(stats.p50),
-    formatMs(stats.p90),
-    errorRate === undefined ? null : formatPercent(errorRate),
-  ];
-  return {
-    stt_latency: cells(s.stats.stt_latency, s.components.stt.errorRate),
-    ttft: cells(s.stats.ttft, s.components.llm.errorRate),
-    ttlt: cells(s.stats.ttlt),
-    function_execution: cells(s.stats.function_execution, s.components.function.errorRate),
-    tts_latency: cells(s.stats.tts_latency, s.components.tts.errorRate),
-    e2e_latency: cells(s.stats.e2e_latency),
-  };
+  return Object.fromEntries(
+    STAT_NAMES.map((name) => {
+      const beside = statDef(name).errorsBeside;
+      return [
+        name,
+        [
+          formatValue(name, s.stats[name].p50),
+          formatValue(name, s.stats[name].p90),
+          beside === undefined ? null : formatPercent(s.components[beside].errorRate),
+        ],
+      ];
+    }),
+  );
 }
 
 /** The overlay's waterfall of `turn`: its end-to-end latency and a [stage, name, duration] row

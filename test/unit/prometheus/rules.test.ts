@@ -70,15 +70,8 @@ describe('generatePrometheusRules', () => {
       record('lk_agents:function_execution_seconds:p50_rate5m'),
       'histogram_quantile(0.5, sum by (le, function) (rate(lk_agents_function_execution_seconds_bucket[5m])))',
     );
-    const families = [
-      'stt_latency_seconds',
-      'llm_ttft_seconds',
-      'llm_ttlt_seconds',
-      'llm_tokens_per_second',
-      'function_execution_seconds',
-      'tts_latency_seconds',
-      'e2e_latency_seconds',
-    ];
+    // one family per stat of the catalog, in its order
+    const families = STAT_NAMES.map((name) => FAMILIES[name].name.replace(/^lk_agents_/, ''));
     assert.deepEqual(
       recording.map((r) => r.record),
       [
