@@ -86,6 +86,16 @@ export const STAT_CATALOG = {
     bottleneck: true,
     errorsBeside: 'stt',
   },
+  eou_delay: {
+    unit: 'ms',
+    better: 'lower',
+    component: 'eou',
+    label: 'end of turn',
+    description: 'User end of speech to the end-of-turn decision (turn detection delay).',
+    prometheus: { name: 'lk_agents_eou_delay_seconds', labels: [], buckets: 'latency' },
+    // the framework's eou_metrics.endOfUtteranceDelayMs, as the turn's end_of_turn stage
+    fromTurn: (turn) => turn.stages.find((stage) => stage.stage === 'end_of_turn')?.durationMs,
+  },
   ttft: {
     unit: 'ms',
     better: 'lower',

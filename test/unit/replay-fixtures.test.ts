@@ -105,6 +105,25 @@ describe('replaying recorded sessions', () => {
     assert.equal(summary.stats.e2e_latency.count, 2);
   });
 
+  it("voice-plain: eou_delay is the framework's end-of-utterance delay of each turn", () => {
+    const fixture = JSON.parse(
+      readFileSync(new URL('../fixtures/sessions/voice-plain.json', import.meta.url), 'utf8'),
+    ) as Fixture;
+    const reported = fixture.events
+      .filter((e) => e.type === 'metrics_collected' && e.metrics?.type === 'eou_metrics')
+      .map((e) => e.metrics.endOfUtteranceDelayMs as number);
+    assert.equal(reported.length, 2);
+    const { core, turns } = replay('voice-plain');
+    const eou = core.stats('eou_delay');
+    assert.equal(eou.count, 2);
+    assert.equal(eou.min, Math.min(...reported));
+    assert.equal(eou.max, Math.max(...reported));
+    turns.forEach((turn, i) => {
+      const stage = turn.stages.find((s) => s.stage === 'end_of_turn');
+      assert.equal(stage?.durationMs, reported[i], `turn ${i}`);
+    });
+  });
+
   it('voice-interrupted: the interrupted turn is counted and kept out of the stats', () => {
     const { turns, summary } = replay('voice-interrupted');
     assert.deepEqual(
