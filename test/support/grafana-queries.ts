@@ -163,6 +163,14 @@ export interface QueryContext {
   variables: Record<string, string>;
 }
 
+/**
+ * How the tests view the dashboard: its default time range, on a 1920 px wide screen, with the
+ * data source's scrape interval setting equal to the tests' Prometheus scrape interval (1 s).
+ */
+export function viewing(dashboard: Dashboard, variables: Record<string, string>): QueryContext {
+  return { rangeMs: dashboard.rangeMs, scrapeIntervalMs: 1_000, screenWidthPx: 1920, variables };
+}
+
 export interface PreparedQuery {
   expr: string;
   instant: boolean;
