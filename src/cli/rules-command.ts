@@ -2,6 +2,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { MetricsConfigError } from '../errors.js';
 import {
+  generatePrometheusRuleManifest,
+  type RuleManifestMeta,
+} from '../prometheus/rule-manifest.js';
+import {
   buildPrometheusRules,
   generatePrometheusRules,
   parsePromDuration,
@@ -25,13 +29,39 @@ Options:
   --group-by <a,b>       labels kept in every aggregation besides the family's own
   --min-requests <n>     requests a component needs in the window to raise its error-rate
                          alert, as the plugin's alertMinRequests (default 5)
+  --format <format>      rules (default): a Prometheus rules file; prometheusrule: the same
+                         groups in a Prometheus Operator PrometheusRule (monitoring.coreos.com/v1)
+  --name <name>          the PrometheusRule's metadata.name (default livekit-agents-metrics)
+  --namespace <ns>       the PrometheusRule's metadata.namespace (default: none)
+  --label <key=value>    a PrometheusRule label, e.g. what your Prometheus's ruleSelector
+                         matches; repeat for several
   --out <file>           write the rules to a file instead of standard output
   -h, --help             show this help
 
 Example:
   livekit-agents-metrics rules --alerts alerts.json --window 10m --out rules.yml
   promtool check rules rules.yml
+  livekit-agents-metrics rules --format prometheusrule --label release=prometheus | kubectl apply -f -
 `;
+
+const FORMATS = ['rules', 'prometheusrule'] as const;
+type Format = (typeof FORMATS)[number];
+
+function parseFormat(text: string): Format {
+  const format = FORMATS.find((f) => f === text);
+  if (!format) throw new UsageError(`--format: expected rules or prometheusrule, got "${text}"`);
+  return format;
+}
+
+function parseLabels(pairs: string[]): Record<string, string> {
+  const labels: Record<string, string> = Object.create(null);
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--label: expected key=value, got "${pair}"`);
+    labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return labels;
+}
 
 function parseWindow(text: string): number {
   if (/^\d+$/.test(text)) return Number(text);
@@ -79,6 +109,10 @@ export const rulesCommand: Command = {
           for: { type: 'string' },
           'group-by': { type: 'string' },
           'min-requests': { type: 'string' },
+          format: { type: 'string' },
+          name: { type: 'string' },
+          namespace: { type: 'string' },
+          label: { type: 'string', multiple: true },
           out: { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
@@ -105,9 +139,20 @@ export const rulesCommand: Command = {
     if (values['min-requests'] !== undefined) {
       options.alertMinRequests = parseCount(values['min-requests'], '--min-requests');
     }
+    const format = values.format === undefined ? 'rules' : parseFormat(values.format);
+    const meta: RuleManifestMeta = {};
+    if (values.name !== undefined) meta.name = values.name;
+    if (values.namespace !== undefined) meta.namespace = values.namespace;
+    if (values.label !== undefined) meta.labels = parseLabels(values.label);
+    if (format === 'rules' && Object.keys(meta).length > 0) {
+      throw new UsageError('--name, --namespace and --label need --format prometheusrule');
+    }
     try {
       if (values.alerts !== undefined) options.alerts = readAlerts(values.alerts);
-      const yaml = generatePrometheusRules(options);
+      const yaml =
+        format === 'prometheusrule'
+          ? generatePrometheusRuleManifest(options, meta)
+          : generatePrometheusRules(options);
       if (values.out === undefined) {
         io.stdout(yaml);
         return 0;

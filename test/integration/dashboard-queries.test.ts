@@ -2,6 +2,7 @@
  * Every PromQL query of the Grafana dashboard parses (promtool checks each as a recording rule,
  * Grafana's variables replaced by what Grafana would put there) and names only metrics and
  * labels that exist: a typo in a dashboard query fails here, not on someone's screen.
+ * dashboard-data.test.ts then runs each one against a real Prometheus holding the plugin's data.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,9 +12,13 @@ import { after, describe, it } from 'node:test';
 import { FAMILIES } from '../../src/prometheus/metric-families.js';
 import { buildPrometheusRules } from '../../src/prometheus/rules.js';
 import { toYaml } from '../../src/prometheus/rules.js';
+import {
+  DASHBOARD_PATH,
+  prepareQuery,
+  readDashboard,
+  viewing,
+} from '../support/grafana-queries.js';
 import { promtool, repoRoot } from '../support/prometheus-tools.js';
-
-const DASHBOARD = 'examples/grafana/livekit-agents-dashboard.json';
 
 const dir = mkdtempSync(join(tmpdir(), 'lkam-dashboard-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,18 +34,13 @@ function queries(node: unknown, path = '$'): { path: string; expr: string }[] {
   );
 }
 
-/** What Grafana substitutes before a query reaches Prometheus. */
-const grafanaToPromql = (expr: string) =>
-  expr
-    .replace(/\$__(?:rate_interval|interval|range)\b/g, '5m')
-    .replace(/\$\{(\w+)(?::\w+)?\}|\[\[(\w+)\]\]|\$(\w+)/g, 'x');
-
-const dashboard = JSON.parse(readFileSync(join(repoRoot, DASHBOARD), 'utf8'));
-const all = queries(dashboard);
+const dashboard = readDashboard();
+const all = queries(JSON.parse(readFileSync(join(repoRoot, DASHBOARD_PATH), 'utf8')));
 
 describe('the Grafana dashboard queries', () => {
-  it('has queries', () => {
+  it('has queries, all in panel targets', () => {
     assert.ok(all.length >= 20, `${all.length} queries`);
+    assert.equal(dashboard.queries.length, all.length);
   });
 
   it('all parse as PromQL (promtool check rules)', () => {
@@ -48,9 +48,9 @@ describe('the Grafana dashboard queries', () => {
       groups: [
         {
           name: 'dashboard',
-          rules: all.map((q, i) => ({
+          rules: dashboard.queries.map((q, i) => ({
             record: `dashboard:query_${i}`,
-            expr: grafanaToPromql(q.expr),
+            expr: prepareQuery(q, viewing(dashboard, { job: '.*' })).expr,
           })),
         },
       ],
@@ -60,7 +60,7 @@ describe('the Grafana dashboard queries', () => {
     const run = promtool(['check', 'rules', path]);
     // promtool names the failing rule by index: map it back to the dashboard.
     const failing = [...run.output.matchAll(/dashboard:query_(\d+)/g)].map(
-      ([, i]) => all[Number(i)]!.path,
+      ([, i]) => dashboard.queries[Number(i)]!.where,
     );
     assert.equal(run.status, 0, `${run.output}\n${failing.join('\n')}`);
     assert.match(run.output, new RegExp(`SUCCESS: ${all.length} rules found`));

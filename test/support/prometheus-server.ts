@@ -102,6 +102,18 @@ export class PrometheusServer {
     return (await this.api('query', expr, time)) as InstantSample[];
   }
 
+  /** A range query (`/api/v1/query_range`); times in epoch seconds, `step` in seconds. */
+  async queryRange(expr: string, start: number, end: number, step: number): Promise<RangeSeries[]> {
+    const params = { query: expr, start: String(start), end: String(end), step: String(step) };
+    return ((await this.get('query_range', params, expr)) as { result: RangeSeries[] }).result;
+  }
+
+  /** The values of `label` on the series matching `match` (what Grafana's label_values reads). */
+  async labelValues(label: string, match: string): Promise<string[]> {
+    const params = new URLSearchParams({ 'match[]': match });
+    return (await this.get(`label/${encodeURIComponent(label)}/values`, params, match)) as string[];
+  }
+
   /** A range selector evaluated as an instant query: the raw samples, with their timestamps. */
   async rawSamples(selector: string, time?: number): Promise<RangeSeries[]> {
     return (await this.api('query', selector, time)) as RangeSeries[];
@@ -143,15 +155,19 @@ export class PrometheusServer {
   }
 
   private async api(endpoint: string, expr: string, time?: number): Promise<unknown> {
-    const params = new URLSearchParams({ query: expr });
-    if (time !== undefined) params.set('time', String(time));
-    const res = await fetch(`${this.url}/api/v1/${endpoint}?${params}`);
-    const body = (await res.json()) as {
-      status: string;
-      error?: string;
-      data?: { result: unknown };
-    };
-    if (body.status !== 'success') throw new Error(`${expr}: ${body.error ?? res.status}`);
-    return body.data!.result;
+    const params: Record<string, string> = { query: expr };
+    if (time !== undefined) params.time = String(time);
+    return ((await this.get(endpoint, params, expr)) as { result: unknown }).result;
+  }
+
+  private async get(
+    endpoint: string,
+    params: Record<string, string> | URLSearchParams,
+    what: string,
+  ): Promise<unknown> {
+    const res = await fetch(`${this.url}/api/v1/${endpoint}?${new URLSearchParams(params)}`);
+    const body = (await res.json()) as { status: string; error?: string; data?: unknown };
+    if (body.status !== 'success') throw new Error(`${what}: ${body.error ?? res.status}`);
+    return body.data;
   }
 }

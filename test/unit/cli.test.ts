@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
 import { generatePrometheusRules } from '../../src/prometheus/rules.js';
+import { parse as parseYaml } from 'yaml';
 
 const dir = mkdtempSync(join(tmpdir(), 'lkam-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -153,6 +154,59 @@ describe('livekit-agents-metrics CLI', () => {
     const bad = await cli('rules', '--out', join(dir, 'missing-dir', 'rules.yml'));
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /ENOENT/);
+  });
+
+  it('wraps the same groups in a PrometheusRule with --format prometheusrule', async () => {
+    const r = await cli(
+      'rules',
+      '--format',
+      'prometheusrule',
+      '--window',
+      '10m',
+      '--name',
+      'agents-rules',
+      '--namespace',
+      'monitoring',
+      '--label',
+      'release=prometheus',
+      '--label',
+      'team=voice',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const manifest = parseYaml(r.stdout);
+    assert.deepEqual(
+      { ...manifest, spec: undefined },
+      {
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'PrometheusRule',
+        metadata: {
+          name: 'agents-rules',
+          namespace: 'monitoring',
+          labels: { release: 'prometheus', team: 'voice' },
+        },
+        spec: undefined,
+      },
+    );
+    assert.deepEqual(manifest.spec, parseYaml(generatePrometheusRules({ alertWindowMs: 600_000 })));
+    assert.match(r.stdout, /^# Prometheus rules for livekit-agents-metrics \(window 10m, for 2m\)/);
+  });
+
+  it('refuses a bad format, label or name', async () => {
+    const format = await cli('rules', '--format', 'yaml');
+    assert.equal(format.code, 2);
+    assert.match(format.stderr, /--format: expected rules or prometheusrule, got "yaml"/);
+    const noFormat = await cli('rules', '--label', 'a=b');
+    assert.equal(noFormat.code, 2);
+    assert.match(noFormat.stderr, /need --format prometheusrule/);
+    const pair = await cli('rules', '--format', 'prometheusrule', '--label', 'release');
+    assert.equal(pair.code, 2);
+    assert.match(pair.stderr, /--label: expected key=value, got "release"/);
+    const value = await cli('rules', '--format', 'prometheusrule', '--label', 'a=b c');
+    assert.equal(value.code, 1);
+    assert.match(value.stderr, /"b c", is not a Kubernetes label value/);
+    const name = await cli('rules', '--format', 'prometheusrule', '--name', 'Agents_Rules');
+    assert.equal(name.code, 1);
+    assert.match(name.stderr, /invalid option `name`/);
   });
 
   it('fails a bad rule with the MetricsConfigError message and exit code 1', async () => {
