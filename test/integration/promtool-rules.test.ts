@@ -36,6 +36,11 @@ const CUSTOM: PrometheusRulesOptions = {
   alertMinRequests: 3,
 };
 
+/** How many rules the generator writes (a recording rule per quantile of every stat of the
+ * catalog, the error ratio, and two alerts per rule). */
+const ruleCount = (options?: PrometheusRulesOptions) =>
+  buildPrometheusRules(options).groups.reduce((n, g) => n + g.rules.length, 0);
+
 function writeRules(name: string, options?: PrometheusRulesOptions): string {
   const path = join(dir, name);
   writeFileSync(path, generatePrometheusRules(options));
@@ -118,13 +123,13 @@ describe('the generated rules under promtool', () => {
   it('passes promtool check rules with the defaults', () => {
     const run = promtool(['check', 'rules', writeRules('default.yml')]);
     assert.equal(run.status, 0, run.output);
-    assert.match(run.output, /SUCCESS: 28 rules found/);
+    assert.match(run.output, new RegExp(`SUCCESS: ${ruleCount()} rules found`));
   });
 
   it('passes promtool check rules with every alert, a compound window and groupBy', () => {
     const run = promtool(['check', 'rules', writeRules('custom.yml', CUSTOM)]);
     assert.equal(run.status, 0, run.output);
-    assert.match(run.output, /SUCCESS: 36 rules found/);
+    assert.match(run.output, new RegExp(`SUCCESS: ${ruleCount(CUSTOM)} rules found`));
   });
 
   it('fires LkAgentsTtftP90High past 2 s and 3.5 s, not just short of them, after `for`', () => {
