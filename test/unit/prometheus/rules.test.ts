@@ -193,7 +193,11 @@ describe('generatePrometheusRules', () => {
   it('drops the alerts of a rule set to false and keeps the recording rules', () => {
     const { alerts, recording } = rules({ alerts: { ttft: false, error_rate: false } });
     assert.deepEqual([...new Set(alerts.map((a) => a.alert))], ['LkAgentsSttLatencyP90High']);
-    assert.equal(recording.length, 22);
+    assert.equal(
+      recording.length,
+      STAT_NAMES.length * 3 + 1,
+      'p50/p90/p95 per stat, the error ratio',
+    );
   });
 
   it('takes the window from alertWindowMs, written as a Prometheus duration', () => {
