@@ -16,9 +16,15 @@ function num(o: Obj, field: string, where: string, odd: OddFieldSink): number | 
   return undefined;
 }
 
+/** Longest tool, provider, model or speech id name kept: they become label values and keys of
+ * the summary, and an LLM can invent a tool name of any length. */
+export const MAX_NAME_LENGTH = 128;
+
+/** A non-empty string field, cut to {@link MAX_NAME_LENGTH} characters. */
 function str(o: Obj, field: string): string | undefined {
   const v = o[field];
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
+  if (typeof v !== 'string' || v.length === 0) return undefined;
+  return v.length > MAX_NAME_LENGTH ? `${v.slice(0, MAX_NAME_LENGTH - 1)}…` : v;
 }
 
 /** `ChatMessage.metrics` are in seconds; this is the one place they become milliseconds. */
@@ -29,7 +35,7 @@ function providerOf(metadata: unknown, label: unknown): ProviderRef {
   const meta = isObj(metadata) ? metadata : {};
   const provider = str(meta, 'modelProvider');
   const model = str(meta, 'modelName');
-  const fallback = typeof label === 'string' && label.length > 0 ? label : 'unknown';
+  const fallback = str({ label }, 'label') ?? 'unknown';
   return {
     provider: provider && provider !== 'unknown' ? provider : fallback,
     model: model ?? 'unknown',
