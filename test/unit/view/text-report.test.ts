@@ -58,6 +58,7 @@ describe('the terminal report', () => {
     );
     assert.doesNotMatch(
       table,
+      // eslint-disable-next-line no-control-regex -- finding control characters is the point
       /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/,
     );
   });
