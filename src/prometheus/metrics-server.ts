@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { resolveAlertRules } from '../alerts/rules.js';
@@ -116,13 +117,24 @@ function boundaries(values: readonly number[], option: string, extra: number[]):
   return [...new Set([...values, ...extra])].sort((a, b) => a - b);
 }
 
-function authorized(req: IncomingMessage, auth: MetricsAuth | undefined): boolean {
-  if (!auth) return true;
-  const header = req.headers.authorization ?? '';
-  if ('bearerToken' in auth) return header === `Bearer ${auth.bearerToken}`;
-  const expected = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
-  return header === expected;
+/**
+ * Whether a request carries the configured credentials. Both sides are hashed first, so
+ * timingSafeEqual compares equal-length digests: neither the secret's content nor its length
+ * shows in how long a refusal takes.
+ */
+function authorized(req: IncomingMessage, expected: Buffer | undefined): boolean {
+  if (!expected) return true;
+  return timingSafeEqual(digest(req.headers.authorization ?? ''), expected);
 }
+
+/** The digest of the Authorization header that auth accepts. */
+function expectedAuthorization(auth: MetricsAuth | undefined): Buffer | undefined {
+  if (!auth) return undefined;
+  if ('bearerToken' in auth) return digest(`Bearer ${auth.bearerToken}`);
+  return digest(`Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`);
+}
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
 /**
  * Serves `/metrics` for Prometheus from the worker's main process (call it before
@@ -143,6 +155,7 @@ export async function startMetricsServer(
       'call startMetricsServer before attaching metrics when you set buckets or alerts',
     );
   }
+  const expectedAuth = expectedAuthorization(o.auth);
   const hub = o.hub ? await HubServer.start(o.layout, o.flushMs) : undefined;
   let renderErrors = 0;
   let peakSeen = 0;
@@ -188,7 +201,7 @@ export async function startMetricsServer(
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    if (!authorized(req, o.auth)) {
+    if (!authorized(req, expectedAuth)) {
       const scheme = o.auth && 'bearerToken' in o.auth ? 'Bearer' : 'Basic realm="metrics"';
       res.writeHead(401, { 'www-authenticate': scheme }).end('unauthorized\n');
       return;
