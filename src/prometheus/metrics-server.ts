@@ -156,7 +156,7 @@ export async function startMetricsServer(
     );
   }
   const expectedAuth = expectedAuthorization(o.auth);
-  const hub = o.hub ? await HubServer.start(o.layout, o.flushMs) : undefined;
+  const hub = o.hub ? await HubServer.start(o.layout, { flushMs: o.flushMs }) : undefined;
   let renderErrors = 0;
   let peakSeen = 0;
   const state = (): ExpositionState => {
