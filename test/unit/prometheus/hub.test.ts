@@ -343,3 +343,71 @@ describe('HubClient → HubServer', () => {
     assert.equal(requestsOf(hub), 5);
   });
 });
+
+describe('HubClient: deltas the hub cannot take as they are', () => {
+  const droppedOf = (hub: HubServer, reason: string) =>
+    [...hub.totals.counterSeries('dropped_samples')]
+      .filter((c) => c.labels.reason === reason)
+      .reduce((sum, c) => sum + c.value, 0);
+
+  it('splits a delta bigger than one frame and delivers all of it, once', async () => {
+    const hub = await startHub();
+    const source = new RecordingSource();
+    const long = 'v'.repeat(120);
+    for (let i = 0; i < 4_000; i++) {
+      source.store.inc(
+        'requests',
+        seriesKey({ component: `llm`, provider: `${long}${i}`, model: long }),
+      );
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(source.store.snapshot()));
+    assert.ok(bytes > HUB_LIMITS.maxFrameBytes, `the delta is ${bytes} bytes`);
+    const client = new HubClient(hub.address, source);
+    cleanups.push(() => client.close());
+    await until('every series arrived', () => requestsOf(hub) === 4_000, 10_000);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(requestsOf(hub), 4_000);
+    assert.equal(refusedBy(hub), 0, 'the hub refused nothing');
+  });
+
+  it('cuts long label values, drops a series the hub would refuse, and counts it', async () => {
+    const hub = await startHub();
+    const source = new RecordingSource();
+    source.store.inc('requests', seriesKey({ ...LLM.labels, model: 'm'.repeat(3 * 1024 * 1024) }));
+    const tooMany = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`l${i}`, 'v']));
+    source.store.inc('requests', seriesKey({ ...LLM.labels, ...tooMany }), 5);
+    source.record(2);
+    const client = new HubClient(hub.address, source);
+    cleanups.push(() => client.close());
+    await until('the rest arrived', () => requestsOf(hub) === 3);
+    await until('the drop is reported', () => droppedOf(hub, 'hub_undeliverable') === 1);
+    const models = [...hub.totals.counterSeries('requests')].map((c) => c.labels.model!.length);
+    assert.ok(Math.max(...models) <= 128, `model lengths ${models.join(', ')}`);
+    assert.equal(refusedBy(hub), 1, 'only the client-side drop: the hub refused no frame');
+  });
+
+  it('gives up a delta whose connection is cut three times, and counts it', async () => {
+    const hub = await startHub();
+    const proxy = await HubProxy.start(hub.address);
+    cleanups.push(() => proxy.close());
+    const source = new RecordingSource();
+    await connectClientTo(source, proxy);
+    await until('connected', () => proxy.forwarded.length > 0);
+    for (let i = 0; i < 3; i++) proxy.inject('drop', carriesSamples);
+    source.record(5);
+    await until('three cuts', () => proxy.pendingFaults === 0, 10_000);
+    await until('the drop is reported', () => droppedOf(hub, 'hub_undeliverable') === 1, 10_000);
+    source.record(2);
+    await until('later samples arrive', () => requestsOf(hub) === 2, 10_000);
+    assert.equal(requestsOf(hub), 2, 'the given-up delta was not counted');
+  });
+});
+
+async function connectClientTo(
+  source: RecordingSource,
+  hubOrProxy: { address: HubServer['address'] },
+) {
+  const client = new HubClient(hubOrProxy.address, source);
+  cleanups.push(() => client.close());
+  return client;
+}
