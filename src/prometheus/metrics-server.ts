@@ -156,7 +156,15 @@ export async function startMetricsServer(
     );
   }
   const expectedAuth = expectedAuthorization(o.auth);
-  const hub = o.hub ? await HubServer.start(o.layout, { flushMs: o.flushMs }) : undefined;
+  let hub: HubServer | undefined;
+  try {
+    hub = o.hub ? await HubServer.start(o.layout, { flushMs: o.flushMs }) : undefined;
+  } catch (error) {
+    throw new MetricsConfigError(
+      'hub',
+      `cannot start the worker hub: ${(error as Error).message}; or set hub: false`,
+    );
+  }
   let renderErrors = 0;
   let peakSeen = 0;
   const state = (): ExpositionState => {

@@ -10,7 +10,8 @@ import {
   type StoreSnapshot,
   seriesKey,
 } from '../series-store.js';
-import { AckSchema, FrameReader, HUB_LIMITS, type HubAddress, seriesSchema } from './protocol.js';
+import { FrameReader } from './frame-reader.js';
+import { AckSchema, HUB_LIMITS, type HubAddress, seriesSchema } from './protocol.js';
 
 /** What the client needs from the process exporter. */
 export interface DeltaSource {

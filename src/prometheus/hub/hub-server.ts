@@ -7,11 +7,11 @@ import {
   type AckMessage,
   DeltaEnvelopeSchema,
   type DeltaMessage,
-  FrameReader,
   type HubAddress,
   deltaMessageSchema,
   describeIssue,
 } from './protocol.js';
+import { FrameReader } from './frame-reader.js';
 import { type SocketDir, createSocketDir } from './socket-dir.js';
 
 /** Limits of a hub; the defaults suit a worker with a few hundred job processes. */
