@@ -171,6 +171,7 @@ export class HubServer {
     };
     const reader = new FrameReader(
       (frame) => {
+        if (socket.destroyed) return; // cut: the rest of its last chunk is not read
         try {
           job = this.onFrame(frame, socket, job, cut);
         } catch {
