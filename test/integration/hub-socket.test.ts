@@ -6,7 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -139,10 +147,20 @@ describe('the worker hub socket', () => {
       { encoding: 'utf8' },
     ).stdout.trim();
     assert.ok(existsSync(legacy), 'the old socket file is there');
+    // a directory whose pid is gone here but whose socket answers (another pid namespace
+    // sharing the temp directory) stays
+    const deadPid = /lkam-(\d+)-/.exec(legacy)![1];
+    const foreignDir = join(parent, `lkam-hub-${deadPid}-Zz0099`);
+    mkdirSync(foreignDir, { mode: 0o700 });
+    const foreign = createServer();
+    await new Promise<void>((resolve) => foreign.listen(join(foreignDir, 'hub.sock'), resolve));
     const next = await startWorker();
     try {
       assert.equal(existsSync(dirname(killed.socketPath)), false, 'the stale directory is gone');
       assert.equal(existsSync(legacy), false, 'the old socket file is gone');
+      assert.ok(existsSync(join(foreignDir, 'hub.sock')), 'a socket that answers is left alone');
+      await new Promise((resolve) => foreign.close(resolve));
+      rmSync(foreignDir, { recursive: true, force: true });
       assert.deepEqual(leftovers(), [dirname(next.socketPath).split('/').pop()]);
     } finally {
       next.child.kill('SIGTERM');

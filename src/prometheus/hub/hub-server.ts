@@ -96,7 +96,7 @@ export class HubServer {
    * directories of hubs whose process died without cleaning up.
    */
   static async start(layout: BucketLayout, options: HubServerOptions = {}): Promise<HubServer> {
-    const dir = createSocketDir(options.parentDir ?? tmpdir());
+    const dir = await createSocketDir(options.parentDir ?? tmpdir());
     const hub = new HubServer(layout, dir, options);
     try {
       await new Promise<void>((resolve, reject) => {

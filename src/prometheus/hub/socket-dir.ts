@@ -1,4 +1,5 @@
 import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 
 /**
@@ -29,8 +30,8 @@ export class HubSocketDirError extends Error {
   override readonly name = 'HubSocketDirError';
 }
 
-export function createSocketDir(parent: string): SocketDir {
-  removeStaleSocketDirs(parent);
+export async function createSocketDir(parent: string): Promise<SocketDir> {
+  await removeStaleSocketDirs(parent);
   const path = mkdtempSync(join(parent, `${PREFIX}${process.pid}-`));
   try {
     assertPrivateDir(path);
@@ -81,9 +82,10 @@ function removeDir(path: string): void {
 
 /**
  * Removes the socket directories (and earlier versions' socket files) left by hubs whose
- * process is gone: ours only, and never one a live hub in this process uses.
+ * process is gone: ours only, never one a live hub in this process uses, and never one whose
+ * socket still answers (a pid says little across pid namespaces sharing a temp directory).
  */
-export function removeStaleSocketDirs(parent: string): void {
+export async function removeStaleSocketDirs(parent: string): Promise<void> {
   let names: string[];
   try {
     names = readdirSync(parent);
@@ -91,6 +93,7 @@ export function removeStaleSocketDirs(parent: string): void {
     return;
   }
   const uid = process.getuid?.();
+  const removals: Array<Promise<void>> = [];
   for (const name of names) {
     const dirMatch = DIR_NAME.exec(name);
     const legacyMatch = dirMatch ? undefined : LEGACY_SOCKET.exec(name);
@@ -101,12 +104,39 @@ export function removeStaleSocketDirs(parent: string): void {
       const stat = lstatSync(path);
       if (uid !== undefined && stat.uid !== uid) continue;
       if (!isStale(pid, path)) continue;
-      if (dirMatch && stat.isDirectory()) removeDir(path);
-      else if (legacyMatch && stat.isSocket()) rmSync(path, { force: true });
+      if (dirMatch && stat.isDirectory()) {
+        removals.push(removeUnlessAnswering(join(path, SOCKET_NAME), () => removeDir(path)));
+      } else if (legacyMatch && stat.isSocket()) {
+        removals.push(removeUnlessAnswering(path, () => rmSync(path, { force: true })));
+      }
     } catch {
       // raced with its owner or another cleaner
     }
   }
+  await Promise.all(removals);
+}
+
+async function removeUnlessAnswering(socketPath: string, remove: () => void): Promise<void> {
+  try {
+    if (!(await answers(socketPath))) remove();
+  } catch {
+    // not ours to remove after all
+  }
+}
+
+/** Whether something listens on a unix socket (a refused or missing socket does not). */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(path);
+    const done = (live: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(live);
+    };
+    const timer = setTimeout(() => done(true), 1_000); // slow to answer is not dead
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }
 
 function isStale(pid: number, path: string): boolean {
