@@ -59,7 +59,7 @@ export async function createSocketDir(parent: string): Promise<SocketDir> {
 }
 
 /** Refuses a directory that is a link, belongs to another user or is open to anyone else. */
-function assertPrivateDir(path: string): void {
+export function assertPrivateDir(path: string): void {
   const stat = lstatSync(path);
   const uid = process.getuid?.();
   const mode = stat.mode & 0o777;
