@@ -69,9 +69,14 @@ export class HubClient {
   /** Lost connections, reported with the next delta. */
   private disconnects = 0;
 
+  /** Whether a dropped delta or series was logged (once per client). */
+  private warned = false;
+
   constructor(
     private readonly address: HubAddress,
     private readonly source: DeltaSource,
+    private readonly log: (message: string) => void = (m) =>
+      console.warn(`[livekit-agents-metrics] ${m}`),
   ) {
     this.timer = setInterval(() => this.flush(), address.flushMs);
     this.timer.unref();
@@ -154,6 +159,16 @@ export class HubClient {
     this.inflight = undefined;
     this.inflightAttempts = 0;
     this.undeliverable += 1;
+    this.warnOnce(`a delta was cut ${MAX_SEND_ATTEMPTS} times on its way to the worker hub`);
+  }
+
+  private warnOnce(what: string): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.log(
+      `${what} and was dropped; counted in ` +
+        'lk_agents_plugin_dropped_samples_total{reason="hub_undeliverable"}, logged once',
+    );
   }
 
   private flush(): void {
@@ -263,6 +278,7 @@ export class HubClient {
   }
 
   private countUndeliverable(snapshot: StoreSnapshot, dropped: number): void {
+    this.warnOnce('a series could not be sent to the worker hub (invalid, or too big for a frame)');
     const list = (snapshot.counters.dropped_samples ??= []);
     const existing = list.find(
       (c) => c.labels.reason === 'hub_undeliverable' && Object.keys(c.labels).length === 1,

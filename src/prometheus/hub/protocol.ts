@@ -23,8 +23,9 @@ export const HUB_LIMITS = {
   maxSeriesPerFamily: 5_000,
   /** A job's id (the client sends a UUID). */
   maxJobIdLength: 64,
-  /** Sessions one job process may report open at once. */
-  maxSessionsPerJob: 1_000,
+  /** Sessions one job process may report open at once (a job is one room; the client reports
+   * at most this many), so fake jobs cannot inflate the gauge past 256 × 100. */
+  maxSessionsPerJob: 100,
   /** Bucket boundaries of one layout. */
   maxBuckets: 64,
   /** Characters of an exemplar's trace id (OpenTelemetry's are 32). */

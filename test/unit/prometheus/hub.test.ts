@@ -276,19 +276,10 @@ describe('HubServer', () => {
 });
 
 describe('HubClient → HubServer', () => {
-  async function connectClient(
-    source: RecordingSource,
-    hubOrProxy: { address: HubServer['address'] },
-  ) {
-    const client = new HubClient(hubOrProxy.address, source);
-    cleanups.push(() => client.close());
-    return client;
-  }
-
   it('delivers everything recorded, exactly once, in deltas', async () => {
     const hub = await startHub();
     const source = new RecordingSource();
-    await connectClient(source, hub);
+    await connectClientTo(source, hub);
     for (let i = 0; i < 20; i++) {
       source.record(3);
       await new Promise((r) => setTimeout(r, 7));
@@ -305,7 +296,7 @@ describe('HubClient → HubServer', () => {
     const proxy = await HubProxy.start(hub.address);
     cleanups.push(() => proxy.close());
     const source = new RecordingSource();
-    await connectClient(source, proxy);
+    await connectClientTo(source, proxy);
     source.record(4);
     await until('first delivery', () => requestsOf(hub) === 4);
 
@@ -333,7 +324,7 @@ describe('HubClient → HubServer', () => {
     const proxy = await HubProxy.start(hub.address);
     cleanups.push(() => proxy.close());
     const source = new RecordingSource();
-    await connectClient(source, proxy);
+    await connectClientTo(source, proxy);
     await until('connected', () => proxy.forwarded.length > 0);
     proxy.inject('drop', carriesSamples);
     source.record(5);
@@ -377,13 +368,16 @@ describe('HubClient: deltas the hub cannot take as they are', () => {
     const tooMany = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`l${i}`, 'v']));
     source.store.inc('requests', seriesKey({ ...LLM.labels, ...tooMany }), 5);
     source.record(2);
-    const client = new HubClient(hub.address, source);
+    const logs: string[] = [];
+    const client = new HubClient(hub.address, source, (m) => logs.push(m));
     cleanups.push(() => client.close());
     await until('the rest arrived', () => requestsOf(hub) === 3);
     await until('the drop is reported', () => droppedOf(hub, 'hub_undeliverable') === 1);
     const models = [...hub.totals.counterSeries('requests')].map((c) => c.labels.model!.length);
     assert.ok(Math.max(...models) <= 128, `model lengths ${models.join(', ')}`);
     assert.equal(refusedBy(hub), 1, 'only the client-side drop: the hub refused no frame');
+    assert.equal(logs.length, 1, 'logged once');
+    assert.doesNotMatch(logs[0]!, /mmmm/, 'without the value');
   });
 
   it('gives up a delta whose connection is cut three times, and counts it', async () => {
@@ -391,7 +385,8 @@ describe('HubClient: deltas the hub cannot take as they are', () => {
     const proxy = await HubProxy.start(hub.address);
     cleanups.push(() => proxy.close());
     const source = new RecordingSource();
-    await connectClientTo(source, proxy);
+    const logs: string[] = [];
+    await connectClientTo(source, proxy, (m) => logs.push(m));
     await until('connected', () => proxy.forwarded.length > 0);
     for (let i = 0; i < 3; i++) proxy.inject('drop', carriesSamples);
     source.record(5);
@@ -400,14 +395,16 @@ describe('HubClient: deltas the hub cannot take as they are', () => {
     source.record(2);
     await until('later samples arrive', () => requestsOf(hub) === 2, 10_000);
     assert.equal(requestsOf(hub), 2, 'the given-up delta was not counted');
+    assert.equal(logs.length, 1, 'logged once');
   });
 });
 
 async function connectClientTo(
   source: RecordingSource,
   hubOrProxy: { address: HubServer['address'] },
+  log?: (message: string) => void,
 ) {
-  const client = new HubClient(hubOrProxy.address, source);
+  const client = new HubClient(hubOrProxy.address, source, log);
   cleanups.push(() => client.close());
   return client;
 }
