@@ -325,6 +325,7 @@ describe('the hub bounds its memory per connection and in total', () => {
     ]);
     assert.ok(Date.now() - started >= 150, 'not before the timeout');
     assert.equal(refused(hub, 'hub_idle_connection'), 1);
+    await assertPromtoolClean(hub);
   });
 
   it('refuses connections beyond its limit, and serves the others', async () => {
@@ -355,6 +356,7 @@ describe('the hub bounds its memory per connection and in total', () => {
       new Promise((_, reject) => setTimeout(() => reject(new Error('never cut')), 5_000)),
     ]);
     assert.equal(refused(hub, 'hub_oversize_frame'), 1);
+    await assertPromtoolClean(hub);
   });
 
   it('cuts peers once unfinished frames across connections pass the total budget', async () => {
@@ -367,6 +369,7 @@ describe('the hub bounds its memory per connection and in total', () => {
     const late = await peer(hub);
     late.socket.write(frame('job-late', 1, validDelta(1)));
     await until('a small frame is still served', () => late.acks.includes(1));
+    await assertPromtoolClean(hub);
   });
 });
 
