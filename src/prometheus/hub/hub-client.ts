@@ -225,11 +225,11 @@ export class HubClient {
         FamilyKey,
         Array<HistogramSeries | ScalarSeries>,
       ][]) {
-        const schema = seriesSchema(family, snapshot.layout);
+        const schema = seriesSchema(kind, family, snapshot.layout);
         const kept: Array<HistogramSeries | ScalarSeries> = [];
         for (const series of list) {
-          const checked = v.safeParse(schema, series);
-          if (checked.success) kept.push(checked.output);
+          const checked = schema && v.safeParse(schema, series);
+          if (checked?.success) kept.push(checked.output);
           else dropped += 1;
         }
         if (kept.length > 0) (out[kind] as Record<string, unknown>)[family] = kept;

@@ -204,14 +204,25 @@ export function deltaMessageSchema(layout: BucketLayout) {
 }
 export type DeltaMessage = v.InferOutput<ReturnType<typeof deltaMessageSchema>>;
 
-/** One series of a family as a frame carries it, checked on its own (the client drops a series
- * that would make the hub refuse its whole frame). */
-export function seriesSchema(family: FamilyKey, layout: BucketLayout) {
-  const def = FAMILIES[family];
-  if (def.type === 'counter') return counterSchema(family);
+/**
+ * One series of a family as a frame carries it under `kind`, checked on its own (the client
+ * drops a series that would make the hub refuse its whole frame); undefined for a family a
+ * frame may not carry there.
+ */
+export function seriesSchema(
+  kind: 'histograms' | 'counters',
+  family: string,
+  layout: BucketLayout,
+): v.GenericSchema<unknown, HistogramSeries | ScalarSeries> | undefined {
+  if (!Object.hasOwn(FAMILIES, family)) return undefined;
+  const key = family as FamilyKey;
+  if (kind === 'counters')
+    return familiesOf('counter').includes(key) ? counterSchema(key) : undefined;
+  if (!familiesOf('histogram').includes(key)) return undefined;
+  const def = FAMILIES[key];
   const bounds =
     'buckets' in def && def.buckets === 'throughput' ? layout.throughput : layout.latency;
-  return histogramSchema(family, bounds.length + 1);
+  return histogramSchema(key, bounds.length + 1);
 }
 
 /** Hub → job. */

@@ -367,15 +367,16 @@ describe('HubClient: deltas the hub cannot take as they are', () => {
     source.store.inc('requests', seriesKey({ ...LLM.labels, model: 'm'.repeat(3 * 1024 * 1024) }));
     const tooMany = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`l${i}`, 'v']));
     source.store.inc('requests', seriesKey({ ...LLM.labels, ...tooMany }), 5);
+    source.store.inc('active_sessions', seriesKey({}), 50); // a gauge: no frame may carry it
     source.record(2);
     const logs: string[] = [];
     const client = new HubClient(hub.address, source, (m) => logs.push(m));
     cleanups.push(() => client.close());
     await until('the rest arrived', () => requestsOf(hub) === 3);
-    await until('the drop is reported', () => droppedOf(hub, 'hub_undeliverable') === 1);
+    await until('the drops are reported', () => droppedOf(hub, 'hub_undeliverable') === 2);
     const models = [...hub.totals.counterSeries('requests')].map((c) => c.labels.model!.length);
     assert.ok(Math.max(...models) <= 128, `model lengths ${models.join(', ')}`);
-    assert.equal(refusedBy(hub), 1, 'only the client-side drop: the hub refused no frame');
+    assert.equal(refusedBy(hub), 2, 'only the client-side drops: the hub refused no frame');
     assert.equal(logs.length, 1, 'logged once');
     assert.doesNotMatch(logs[0]!, /mmmm/, 'without the value');
   });
