@@ -30,8 +30,6 @@ export interface HubServerOptions {
   maxSeries?: number;
   /** Where refusals are logged (once per reason). Default: console.warn. */
   log?: (message: string) => void;
-  /** Directory in which the hub's private socket directory is made. Default: os.tmpdir(). */
-  parentDir?: string;
 }
 
 interface JobState {
@@ -63,7 +61,7 @@ export class HubServer {
   private readonly lastSeqByJob = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
   private readonly warned = new Set<DropReason>();
-  private readonly limits: Required<Omit<HubServerOptions, 'parentDir'>>;
+  private readonly limits: Required<HubServerOptions>;
   private peak = 0;
   private buffered = 0;
 
@@ -96,7 +94,7 @@ export class HubServer {
    * directories of hubs whose process died without cleaning up.
    */
   static async start(layout: BucketLayout, options: HubServerOptions = {}): Promise<HubServer> {
-    const dir = await createSocketDir(options.parentDir ?? tmpdir());
+    const dir = await createSocketDir(tmpdir());
     const hub = new HubServer(layout, dir, options);
     try {
       await new Promise<void>((resolve, reject) => {
