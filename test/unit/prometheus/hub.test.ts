@@ -8,7 +8,7 @@ import { type Socket, createConnection } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { HubClient } from '../../../src/prometheus/hub/hub-client.js';
 import { HubServer } from '../../../src/prometheus/hub/hub-server.js';
-import { MAX_FRAME_BYTES } from '../../../src/prometheus/hub/protocol.js';
+import { HUB_LIMITS } from '../../../src/prometheus/hub/protocol.js';
 import { renderExposition } from '../../../src/prometheus/exposition.js';
 import { DEFAULT_BUCKETS } from '../../../src/prometheus/metric-families.js';
 import {
@@ -35,6 +35,11 @@ function frame(job: string, seq: number, d: unknown, activeSessions = 1): string
 
 const requestsOf = (hub: HubServer) =>
   [...hub.totals.counterSeries('requests')].reduce((sum, c) => sum + c.value, 0);
+/** Frames and connections the hub refused, by any hub_* reason. */
+const refusedBy = (hub: HubServer) =>
+  [...hub.totals.counterSeries('dropped_samples')]
+    .filter((c) => c.labels.reason!.startsWith('hub_'))
+    .reduce((sum, c) => sum + c.value, 0);
 const ttftCountOf = (hub: HubServer) =>
   [...hub.totals.histogramSeries('ttft')].reduce((sum, h) => sum + h.count, 0);
 
@@ -88,7 +93,7 @@ afterEach(async () => {
 });
 
 async function startHub(flushMs = 20): Promise<HubServer> {
-  const hub = await HubServer.start(DEFAULT_BUCKETS, flushMs);
+  const hub = await HubServer.start(DEFAULT_BUCKETS, { flushMs, log: () => {} });
   cleanups.push(() => hub.close());
   return hub;
 }
@@ -126,8 +131,10 @@ describe('HubServer', () => {
     await until('both acks', () => second.acks.length === 2);
     assert.deepEqual(second.acks, [1, 2]);
     assert.equal(requestsOf(hub), 7);
-    // each job's sequence numbers are its own
-    second.socket.write(frame('job-b', 1, delta(1)));
+    // each job's sequence numbers are its own (and a connection is one job)
+    const third = await rawPeer(hub);
+    cleanups.push(() => third.socket.destroy());
+    third.socket.write(frame('job-b', 1, delta(1)));
     await until('job-b counted', () => requestsOf(hub) === 8);
   });
 
@@ -171,7 +178,7 @@ describe('HubServer', () => {
       }),
       // another bucket layout: well-formed, so acknowledged (a re-send could not mend it, and
       // an unacknowledged delta would block the job's deliveries), but not added
-      frame('x', 5, { ...delta(9), layout: other }).trimEnd(),
+      frame('job-a', 5, { ...delta(9), layout: other }).trimEnd(),
     ];
     for (const line of invalid) peer.socket.write(`${line}\n`);
     peer.socket.write(frame('job-a', 1, delta(2)));
@@ -179,7 +186,7 @@ describe('HubServer', () => {
     assert.deepEqual(peer.acks, [5, 1], 'only well-formed deltas are acknowledged');
     assert.equal(requestsOf(hub), 2, 'nothing of the invalid frames was counted');
     // every one is counted, including the lines that are not JSON at all
-    assert.equal(hub.rejectedFrames, invalid.length);
+    assert.equal(refusedBy(hub), invalid.length);
   });
 
   it('cuts a peer that sends an oversize frame, and serves the others', async () => {
@@ -189,9 +196,9 @@ describe('HubServer', () => {
     const bad = await rawPeer(hub);
     const closed = new Promise((resolve) => bad.socket.once('close', resolve));
     const chunk = 'x'.repeat(1024 * 1024);
-    for (let i = 0; i <= MAX_FRAME_BYTES / chunk.length; i++) bad.socket.write(chunk);
+    for (let i = 0; i <= HUB_LIMITS.maxFrameBytes / chunk.length; i++) bad.socket.write(chunk);
     await closed;
-    assert.equal(hub.rejectedFrames, 1);
+    assert.equal(refusedBy(hub), 1);
     good.socket.write(frame('job-a', 1, delta(1)));
     const late = await rawPeer(hub); // and still accepts connections
     cleanups.push(() => late.socket.destroy());
@@ -218,11 +225,11 @@ describe('HubServer', () => {
     peer.socket.write(frame('job-a', 1, delta(1)));
     const corrupt = delta(1);
     corrupt.counters.requests![0]!.value = '5' as never;
-    peer.socket.write(frame('job-b', 1, corrupt));
+    peer.socket.write(frame('job-a', 2, corrupt));
     const wrongCounts = delta(0, [0.25]);
     wrongCounts.histograms.ttft![0]!.counts = ['a' as never];
-    peer.socket.write(frame('job-c', 1, wrongCounts));
-    peer.socket.write(frame('job-a', 2, delta(1)));
+    peer.socket.write(frame('job-a', 3, wrongCounts));
+    peer.socket.write(frame('job-a', 4, delta(1)));
     await until('four acks', () => peer.acks.length === 4);
     const text = renderExposition(
       { store: hub.totals, activeSessions: 0, peakSessions: 0, renderErrors: 0 },
@@ -233,7 +240,7 @@ describe('HubServer', () => {
   });
 
   it('resolves close() while a peer that never sent a whole frame is connected', async () => {
-    const hub = await HubServer.start(DEFAULT_BUCKETS, 20);
+    const hub = await HubServer.start(DEFAULT_BUCKETS, { flushMs: 20 });
     const peer = await rawPeer(hub);
     peer.socket.write('{"v":1,'); // a job that connected and has not finished its first frame
     try {
@@ -249,37 +256,28 @@ describe('HubServer', () => {
 
   it('bounds the series it keeps across job processes, as a single-process store does', async () => {
     const hub = await startHub();
-    const peer = await rawPeer(hub);
-    cleanups.push(() => peer.socket.destroy());
+    const peers = await Promise.all([rawPeer(hub), rawPeer(hub), rawPeer(hub)]);
+    for (const p of peers) cleanups.push(() => p.socket.destroy());
     // three jobs, each well under the limit per delivery, with a per-room label (a mistake
     // the limit exists to survive)
     for (let job = 0; job < 3; job++) {
       const store = new SeriesStore(DEFAULT_BUCKETS);
       for (let i = 0; i < 0.6 * DEFAULT_MAX_SERIES; i++) {
-        store.observe('ttft', seriesKey({ room: `room-${job}-${i}` }), 0.2);
+        store.observe('ttft', seriesKey({ ...TTFT.labels, room: `room-${job}-${i}` }), 0.2);
       }
-      peer.socket.write(frame(`job-${job}`, 1, store.snapshot()));
+      peers[job]!.socket.write(frame(`job-${job}`, 1, store.snapshot()));
     }
-    await until('three acks', () => peer.acks.length === 3, 20_000);
+    await until('three acks', () => peers.every((p) => p.acks.length === 1), 20_000);
     const kept = [...hub.totals.histogramSeries('ttft')].length;
     assert.ok(kept <= DEFAULT_MAX_SERIES, `the hub keeps ${kept} series`);
   });
 });
 
 describe('HubClient → HubServer', () => {
-  async function connectClient(
-    source: RecordingSource,
-    hubOrProxy: { address: HubServer['address'] },
-  ) {
-    const client = new HubClient(hubOrProxy.address, source);
-    cleanups.push(() => client.close());
-    return client;
-  }
-
   it('delivers everything recorded, exactly once, in deltas', async () => {
     const hub = await startHub();
     const source = new RecordingSource();
-    await connectClient(source, hub);
+    await connectClientTo(source, hub);
     for (let i = 0; i < 20; i++) {
       source.record(3);
       await new Promise((r) => setTimeout(r, 7));
@@ -296,7 +294,7 @@ describe('HubClient → HubServer', () => {
     const proxy = await HubProxy.start(hub.address);
     cleanups.push(() => proxy.close());
     const source = new RecordingSource();
-    await connectClient(source, proxy);
+    await connectClientTo(source, proxy);
     source.record(4);
     await until('first delivery', () => requestsOf(hub) === 4);
 
@@ -324,7 +322,7 @@ describe('HubClient → HubServer', () => {
     const proxy = await HubProxy.start(hub.address);
     cleanups.push(() => proxy.close());
     const source = new RecordingSource();
-    await connectClient(source, proxy);
+    await connectClientTo(source, proxy);
     await until('connected', () => proxy.forwarded.length > 0);
     proxy.inject('drop', carriesSamples);
     source.record(5);
@@ -334,3 +332,78 @@ describe('HubClient → HubServer', () => {
     assert.equal(requestsOf(hub), 5);
   });
 });
+
+describe('HubClient: deltas the hub cannot take as they are', () => {
+  const droppedOf = (hub: HubServer, reason: string) =>
+    [...hub.totals.counterSeries('dropped_samples')]
+      .filter((c) => c.labels.reason === reason)
+      .reduce((sum, c) => sum + c.value, 0);
+
+  it('splits a delta bigger than one frame and delivers all of it, once', async () => {
+    const hub = await startHub();
+    const source = new RecordingSource();
+    const long = 'v'.repeat(120);
+    for (let i = 0; i < 4_000; i++) {
+      source.store.inc(
+        'requests',
+        seriesKey({ component: `llm`, provider: `${long}${i}`, model: long }),
+      );
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(source.store.snapshot()));
+    assert.ok(bytes > HUB_LIMITS.maxFrameBytes, `the delta is ${bytes} bytes`);
+    const client = new HubClient(hub.address, source);
+    cleanups.push(() => client.close());
+    await until('every series arrived', () => requestsOf(hub) === 4_000, 10_000);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(requestsOf(hub), 4_000);
+    assert.equal(refusedBy(hub), 0, 'the hub refused nothing');
+  });
+
+  it('cuts long label values, drops a series the hub would refuse, and counts it', async () => {
+    const hub = await startHub();
+    const source = new RecordingSource();
+    source.store.inc('requests', seriesKey({ ...LLM.labels, model: 'm'.repeat(3 * 1024 * 1024) }));
+    const tooMany = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`l${i}`, 'v']));
+    source.store.inc('requests', seriesKey({ ...LLM.labels, ...tooMany }), 5);
+    source.store.inc('active_sessions', seriesKey({}), 50); // a gauge: no frame may carry it
+    source.record(2);
+    const logs: string[] = [];
+    const client = new HubClient(hub.address, source, (m) => logs.push(m));
+    cleanups.push(() => client.close());
+    await until('the rest arrived', () => requestsOf(hub) === 3);
+    await until('the drops are reported', () => droppedOf(hub, 'hub_undeliverable') === 2);
+    const models = [...hub.totals.counterSeries('requests')].map((c) => c.labels.model!.length);
+    assert.ok(Math.max(...models) <= 128, `model lengths ${models.join(', ')}`);
+    assert.equal(refusedBy(hub), 2, 'only the client-side drops: the hub refused no frame');
+    assert.equal(logs.length, 1, 'logged once');
+    assert.doesNotMatch(logs[0]!, /mmmm/, 'without the value');
+  });
+
+  it('gives up a delta whose connection is cut three times, and counts it', async () => {
+    const hub = await startHub();
+    const proxy = await HubProxy.start(hub.address);
+    cleanups.push(() => proxy.close());
+    const source = new RecordingSource();
+    const logs: string[] = [];
+    await connectClientTo(source, proxy, (m) => logs.push(m));
+    await until('connected', () => proxy.forwarded.length > 0);
+    for (let i = 0; i < 3; i++) proxy.inject('drop', carriesSamples);
+    source.record(5);
+    await until('three cuts', () => proxy.pendingFaults === 0, 10_000);
+    await until('the drop is reported', () => droppedOf(hub, 'hub_undeliverable') === 1, 10_000);
+    source.record(2);
+    await until('later samples arrive', () => requestsOf(hub) === 2, 10_000);
+    assert.equal(requestsOf(hub), 2, 'the given-up delta was not counted');
+    assert.equal(logs.length, 1, 'logged once');
+  });
+});
+
+async function connectClientTo(
+  source: RecordingSource,
+  hubOrProxy: { address: HubServer['address'] },
+  log?: (message: string) => void,
+) {
+  const client = new HubClient(hubOrProxy.address, source, log);
+  cleanups.push(() => client.close());
+  return client;
+}
