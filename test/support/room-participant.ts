@@ -61,6 +61,8 @@ const FRAME_MS = 10;
 class Microphone {
   // a short queue: audio that a stalled clock pushes late goes out late, not a whole queue later
   readonly source = new AudioSource(SPEECH_SAMPLE_RATE, 1, 100);
+  /** What sends a frame: the source's own captureFrame, or a helper that taps it on the way. */
+  capture = (source: AudioSource, frame: AudioFrame): Promise<void> => source.captureFrame(frame);
   private readonly queue: QueuedClip[] = [];
   private readonly samplesPerFrame = (SPEECH_SAMPLE_RATE * FRAME_MS) / 1000;
   private closed = false;
@@ -91,7 +93,7 @@ class Microphone {
       const wait = start + (k + 1) * FRAME_MS - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       if (this.closed) break;
-      await this.source.captureFrame(this.nextFrame(Date.now()));
+      await this.capture(this.source, this.nextFrame(Date.now()));
     }
   }
 
@@ -183,6 +185,11 @@ export class RoomParticipant {
       new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
     );
     this.mic.start();
+  }
+
+  /** Sends every microphone frame through `capture` (e.g. a heard-latency meter's captureFrame). */
+  useCapture(capture: (source: AudioSource, frame: AudioFrame) => Promise<void>): void {
+    this.mic.capture = capture;
   }
 
   /** Sends the speech in real time; resolves when its last sample has gone out. */
