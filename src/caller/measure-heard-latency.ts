@@ -237,7 +237,8 @@ class Meter implements HeardLatencyMeter {
       for (;;) {
         const { done, value: frame } = await reader.read();
         if (done || this.closed) break;
-        // a received frame is audible from its arrival: sample i plays i periods later
+        // a received frame is audible from its arrival: sample i plays i periods later. (Not the
+        // stream's sample count: rtc-node's stream has gaps, e.g. 2 s of a 22 s call)
         const arrivedAt = this.now();
         this.stats.agentFrames++;
         for (const span of this.spans(frame, arrivedAt)) {

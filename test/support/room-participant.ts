@@ -131,6 +131,8 @@ export class RoomParticipant {
   readonly packets: ReceivedPacket[] = [];
   /** Arrival times of the agent's audible frames (peak above the silence threshold). */
   readonly agentVoicedAt: number[] = [];
+  /** Every agent frame as read: when (Date.now), its length in samples, and its peak. */
+  readonly agentFrameLog: Array<{ at: number; samples: number; peak: number }> = [];
   agentFrames = 0;
   agentJoinedAt?: number;
   agentTrackAt?: number;
@@ -255,7 +257,9 @@ export class RoomParticipant {
           this.agentFrames++;
           let peak = 0;
           for (const v of frame.data) peak = Math.max(peak, v < 0 ? -v : v);
-          if (peak > DEFAULT_SILENCE_THRESHOLD) this.agentVoicedAt.push(Date.now());
+          const at = Date.now();
+          this.agentFrameLog.push({ at, samples: frame.samplesPerChannel, peak });
+          if (peak > DEFAULT_SILENCE_THRESHOLD) this.agentVoicedAt.push(at);
         }
       } catch {
         // the stream ends with the room

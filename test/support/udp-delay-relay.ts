@@ -11,14 +11,15 @@
  *
  * It runs as a child process (the test's event loop stalls must not add jitter), controlled over
  * stdin with one command per line:
- *   `tag <class>`          flows seen so far that have no class get this one (e.g. `caller`)
- *   `delay <class> <ms>`   one-way delay of that class's packets, each direction; `*` = every flow
+ *   `delay <ms>`   from now on, hold every packet this long, each direction
+ *   `flows`        the flows, and how late held packets went out (the relay's own jitter)
  * and reports on stdout, one JSON line per event (`ready`, `flow`, `ok`).
  *
  *   node --import tsx test/support/udp-delay-relay.ts <listenHost> <port> <targetHost>
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { type Socket, createSocket } from 'node:dgram';
+import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { killOnExit } from './kill-on-exit.js';
@@ -27,7 +28,6 @@ interface Flow {
   id: number;
   client: { address: string; port: number };
   upstream: Socket;
-  cls: string;
   firstAt: number;
   packets: number;
 }
@@ -36,9 +36,21 @@ function runRelay(listenHost: string, port: number, targetHost: string): void {
   const out = (event: Record<string, unknown>) =>
     process.stdout.write(JSON.stringify(event) + '\n');
   const flows = new Map<string, Flow>();
-  const delays = new Map<string, number>();
-  const delayOf = (flow: Flow) => delays.get(flow.cls) ?? delays.get('*') ?? 0;
-  const later = (ms: number, send: () => void) => (ms > 0 ? setTimeout(send, ms) : send());
+  let delayMs = 0;
+  // how late the held packets went out: the relay's own jitter, which the media's jitter
+  // buffers answer by holding more
+  const late = { n: 0, sumMs: 0, maxMs: 0 };
+  const later = (ms: number, send: () => void) => {
+    if (ms <= 0) return send();
+    const due = performance.now() + ms;
+    setTimeout(() => {
+      const l = performance.now() - due;
+      late.n++;
+      late.sumMs += l;
+      late.maxMs = Math.max(late.maxMs, l);
+      send();
+    }, ms);
+  };
   const listen = createSocket('udp4');
 
   listen.on('message', (msg, rinfo) => {
@@ -50,13 +62,12 @@ function runRelay(listenHost: string, port: number, targetHost: string): void {
         id: flows.size + 1,
         client: { address: rinfo.address, port: rinfo.port },
         upstream,
-        cls: '',
         firstAt: Date.now(),
         packets: 0,
       };
       upstream.on('message', (back) => {
         f.packets++;
-        later(delayOf(f), () => listen.send(back, f.client.port, f.client.address));
+        later(delayMs, () => listen.send(back, f.client.port, f.client.address));
       });
       upstream.bind(0, targetHost);
       flows.set(key, (flow = f));
@@ -64,29 +75,24 @@ function runRelay(listenHost: string, port: number, targetHost: string): void {
     }
     const f = flow;
     f.packets++;
-    later(delayOf(f), () => f.upstream.send(msg, port, targetHost));
+    later(delayMs, () => f.upstream.send(msg, port, targetHost));
   });
   listen.bind(port, listenHost, () => out({ type: 'ready' }));
 
   createInterface({ input: process.stdin }).on('line', (line) => {
-    const [cmd, a, b] = line.trim().split(/\s+/);
-    if (cmd === 'tag' && a) {
-      const tagged: number[] = [];
-      for (const f of flows.values()) {
-        if (f.cls === '') {
-          f.cls = a;
-          tagged.push(f.id);
-        }
-      }
-      out({ type: 'ok', cmd, tagged });
-    } else if (cmd === 'delay' && a && b !== undefined && Number.isFinite(Number(b))) {
-      delays.set(a, Number(b));
-      out({ type: 'ok', cmd, cls: a, ms: Number(b) });
+    const [cmd, a] = line.trim().split(/\s+/);
+    if (cmd === 'delay' && a !== undefined && Number(a) >= 0) {
+      delayMs = Number(a);
+      out({ type: 'ok', cmd, ms: delayMs });
     } else if (cmd === 'flows') {
       out({
         type: 'ok',
         cmd,
-        flows: [...flows.values()].map((f) => ({ id: f.id, cls: f.cls, packets: f.packets })),
+        flows: [...flows.values()].map((f) => ({ id: f.id, packets: f.packets })),
+        lateMs: {
+          avg: late.n ? +(late.sumMs / late.n).toFixed(2) : 0,
+          max: +late.maxMs.toFixed(1),
+        },
       });
     } else {
       out({ type: 'error', line });
@@ -121,6 +127,12 @@ export class UdpDelayRelay {
       ['--import', 'tsx', fileURLToPath(import.meta.url), listenHost, String(port), targetHost],
       { stdio: ['pipe', 'pipe', 'pipe'] },
     );
+    // a network is punctual: on a busy machine the relay must not wait for a core
+    try {
+      if (proc.pid) setPriority(proc.pid, -15);
+    } catch {
+      // not root: it runs at normal priority, with more jitter under load
+    }
     const relay = new UdpDelayRelay(proc);
     await relay.next((e) => e.type === 'ready', 10_000, 'the relay listening');
     return relay;
