@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 const DIR = 'dist/overlay';
-/** Gzipped budgets, in bytes, of the ESM entries. */
-const BUDGETS = { 'index.js': 8 * 1024, 'react.js': 4 * 1024 };
+/** Gzipped budgets, in bytes, of the ESM entries. The overlay's grew from 8 to 10 KiB with the
+ * browser's heard-latency measurement (2.4 KiB of it: AudioWorklet, detector, report validator);
+ * an app that does not call `measureHeardLatency` tree-shakes it away (`sideEffects: false`). */
+const BUDGETS = { 'index.js': 10 * 1024, 'react.js': 4 * 1024 };
 
 let files;
 try {
