@@ -34,4 +34,28 @@ for (const name of files.sort()) {
       (fits ? '' : '  OVER BUDGET'),
   );
 }
+// What an app pays that mounts the panel and does not measure heard latency: the entry's
+// original budget, checked on a bundle of that import alone (esbuild, as an app's bundler would).
+const { build } = await import('esbuild');
+const app = await build({
+  stdin: {
+    contents: "export { mountMetricsOverlay } from './dist/overlay/index.js';",
+    resolveDir: process.cwd(),
+  },
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  write: false,
+  logLevel: 'silent',
+});
+const appCode = app.outputFiles[0].contents;
+const appGzipped = gzipSync(appCode, { level: 9 }).length;
+const APP_BUDGET = 8 * 1024;
+const appFits = appGzipped <= APP_BUDGET;
+over ||= !appFits;
+console.log(
+  `${'panel only'.padEnd(12)} ${`${(appCode.length / 1024).toFixed(1)} KiB`.padStart(9)} ` +
+    `${`${(appGzipped / 1024).toFixed(1)} KiB`.padStart(9)} ${`${(APP_BUDGET / 1024).toFixed(1)} KiB`.padStart(9)}` +
+    (appFits ? '' : '  OVER BUDGET'),
+);
 process.exit(over ? 1 : 0);

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import * as v from 'valibot';
 import { alertText, formatValue } from '../../../src/catalog/format.js';
 import {
   ALERT_METRICS,
@@ -25,6 +24,7 @@ import { HISTOGRAM_FAMILIES } from '../../../src/prometheus/rules.js';
 import { SeriesStore } from '../../../src/prometheus/series-store.js';
 import { createMetricsRuntime } from '../../../src/runtime.js';
 import { renderSummary } from '../../../src/view/text-report.js';
+import { parse } from '../../../src/wire/schema-kit.js';
 import { SummarySchema } from '../../../src/wire/schema.js';
 import { currentMetricsDoc, METRICS_DOC } from '../../../scripts/generate-docs.js';
 import { activeAlert, summary } from '../../fixtures/overlay-page/messages.js';
@@ -80,17 +80,17 @@ describe('the metric catalog', () => {
     const core = new MetricsCore(resolveOptions({ runtime: createMetricsRuntime({ hub: false }) }));
     const s = core.summary();
     assert.deepEqual(Object.keys(s.stats), [...STAT_NAMES]);
-    assert.ok(v.safeParse(SummarySchema, JSON.parse(JSON.stringify(s))).success);
+    assert.ok(parse(SummarySchema, JSON.parse(JSON.stringify(s))));
   });
 
   it('derives the wire validation: a summary with an alert on every metric is accepted', () => {
     const alerts = ALERT_METRICS.map((metric) =>
       activeAlert({ metric, ...(metric === 'error_rate' ? { component: 'llm' } : {}) }),
     );
-    const parsed = v.safeParse(SummarySchema, { ...summary(), alerts });
-    assert.ok(parsed.success);
+    const parsed = parse(SummarySchema, { ...summary(), alerts });
+    assert.ok(parsed);
     assert.deepEqual(
-      parsed.output.alerts.map((a) => a.metric),
+      parsed.alerts.map((a) => a.metric),
       ALERT_METRICS,
     );
   });
