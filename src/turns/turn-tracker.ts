@@ -66,6 +66,8 @@ export class TurnTracker {
    * over the end-of-speech → transcript delay. */
   private sttReportsRequests = false;
   private latestTurnId: string | undefined;
+  /** The streaming STT that made the latest final transcript (its latency sample's labels). */
+  private sttProvider: { provider: string; model: string } | undefined;
   peakTools = 0;
 
   constructor(private readonly out: TurnTrackerOutput) {}
@@ -103,6 +105,10 @@ export class TurnTracker {
             : { input: 'text', committedAt: signal.createdAt },
           signal.at,
         );
+      case 'stt_final_transcript':
+        if (signal.provider)
+          this.sttProvider = { provider: signal.provider, model: signal.model ?? 'unknown' };
+        return;
       case 'stt_request':
         if (!signal.streamed && signal.durationMs > 0) {
           this.sttReportsRequests = true;
@@ -322,6 +328,7 @@ export class TurnTracker {
       this.out.sample({
         stat: 'stt_latency',
         value: user.transcriptionDelayMs,
+        ...this.sttProvider,
         at,
         turnId: id,
         ...trace,

@@ -31,7 +31,7 @@ export interface RenderOptions {
 }
 
 const COLUMNS = ['n', 'p50', 'p90', 'p95', 'errors'] as const;
-const WIDTH = { label: 16, n: 5, value: 12 };
+const WIDTH = { label: 16, n: 6, value: 11 };
 
 export function renderSummary(
   s: MetricsSummary,

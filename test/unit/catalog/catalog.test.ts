@@ -130,8 +130,8 @@ describe('the metric catalog', () => {
   it('derives the terminal table and the alert text: labels and units from the catalog', () => {
     const table = renderSummary(summary(), undefined, { color: false });
     for (const name of STAT_NAMES) assert.ok(table.includes(statDef(name).label), name);
-    assert.match(table, /LLM tokens\/s +\d+ +48 tokens\/s/);
-    assert.equal(formatValue('tokens_per_sec', 8), '8 tokens/s');
+    assert.match(table, /LLM tokens\/s +12 +48\/s +71\/s/);
+    assert.equal(formatValue('tokens_per_sec', 8), '8/s');
     assert.equal(formatValue('error_rate', 20), '20%');
     assert.equal(
       alertText(
@@ -149,7 +149,7 @@ describe('the metric catalog', () => {
           clearThreshold: 11,
         }),
       ),
-      'LLM tokens/s p90 8 tokens/s: warning since 7.5 tokens/s ≤ 10 tokens/s, clears above 11 tokens/s',
+      'LLM tokens/s p90 8/s: warning since 7.5/s ≤ 10/s, clears above 11/s',
     );
     assert.equal(
       alertText(
