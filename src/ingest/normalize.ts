@@ -58,6 +58,12 @@ export function providerOfSource(source: unknown): ProviderRef {
   return providerOf({ modelProvider: read('provider'), modelName: read('model') }, label);
 }
 
+/** The framework's request id, bounded: it is only used as a key, and a provider may invent it. */
+function requestIdOf(m: Obj): { requestId?: string } {
+  const id = str(m, 'requestId');
+  return id && id.length <= 200 ? { requestId: id } : {};
+}
+
 const ERROR_COMPONENTS: Record<string, Component> = {
   stt_error: 'stt',
   llm_error: 'llm',
@@ -91,6 +97,7 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
           at: timestamp,
           durationMs,
           streamed,
+          ...requestIdOf(m),
           ...providerOf(m.metadata, m.label),
         },
       ];
@@ -114,6 +121,7 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
           cancelled: m.cancelled === true,
           completionTokens: tokens,
           tokensPerSec: num(m, 'tokensPerSecond', where, odd) ?? 0,
+          ...requestIdOf(m),
           ...providerOf(m.metadata, m.label),
         },
       ];
@@ -131,6 +139,8 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
           ttfbMs: timing.firstOutputMs,
           durationMs,
           cancelled: m.cancelled === true,
+          streamed: m.streamed === true,
+          ...requestIdOf(m),
           ...providerOf(m.metadata, m.label),
         },
       ];

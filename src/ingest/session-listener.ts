@@ -5,6 +5,7 @@ import {
   type OddFieldSink,
   providerOfSource,
 } from './normalize.js';
+import { RequestDedupe } from './request-dedupe.js';
 import type { Signal } from './signals.js';
 
 /** The AgentSession events the metrics are derived from. */
@@ -35,6 +36,10 @@ export interface SessionLike {
   off(event: string, listener: (ev: unknown) => void): unknown;
   /** The session's STT, which names the provider of a streaming transcript. */
   readonly stt?: unknown;
+  /** The session's TTS; whether it streams tells the framework's adapter reports apart. */
+  readonly tts?: unknown;
+  /** The running agent, whose own TTS (if any) replaces the session's. */
+  readonly currentAgent?: unknown;
 }
 
 /** The part of `voice.SpeechHandle` the listener uses; `_addItemAddedCallback` is internal to
@@ -59,6 +64,7 @@ export interface SessionListenerSinks {
  */
 export class SessionListener {
   private readonly handlers = new Map<string, (ev: unknown) => void>();
+  private readonly dedupe = new RequestDedupe();
   private detached = false;
 
   constructor(
@@ -91,6 +97,14 @@ export class SessionListener {
       const traceId =
         name === 'metrics_collected' || name === 'speech_created' ? activeTraceId() : undefined;
       for (const signal of normalizeSessionEvent(ev, this.sinks.odd)) {
+        if (
+          signal.kind === 'tts_request' ||
+          signal.kind === 'stt_request' ||
+          signal.kind === 'llm_request'
+        ) {
+          const ttsStreams = signal.kind === 'tts_request' ? this.ttsStreams() : undefined;
+          if (this.dedupe.isRepeat(signal, ttsStreams)) continue;
+        }
         if (traceId && TRACED.has(signal.kind)) (signal as { traceId?: string }).traceId = traceId;
         // A streaming transcript does not say who made it; the session's STT does.
         if (signal.kind === 'stt_final_transcript')
@@ -101,6 +115,23 @@ export class SessionListener {
     } catch (error) {
       this.sinks.internalError(name, error);
     }
+  }
+
+  /** Whether the TTS the running agent uses streams: the agent's own, else the session's. */
+  private ttsStreams(): boolean | undefined {
+    const read = (o: unknown, key: string): unknown => {
+      try {
+        return typeof o === 'object' && o !== null
+          ? (o as Record<string, unknown>)[key]
+          : undefined;
+      } catch {
+        // currentAgent throws while the session is not running; third-party getters may too
+        return undefined;
+      }
+    };
+    const tts = read(read(this.session, 'currentAgent'), 'tts') ?? read(this.session, 'tts');
+    const streaming = read(read(tts, 'capabilities'), 'streaming');
+    return typeof streaming === 'boolean' ? streaming : undefined;
   }
 
   private watchSpeech(ev: unknown): void {

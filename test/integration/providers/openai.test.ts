@@ -1,0 +1,223 @@
+/**
+ * The real `@livekit/agents-plugin-openai` (LLM, TTS, STT) in real AgentSessions, against the
+ * local OpenAI-compatible server. The server's request log is the ground truth: every request
+ * the plugin counts is one the server served, and every latency is the one the server applied
+ * (−5/+60 ms: loopback, timers and the framework's ms truncation).
+ */
+import { llm as llmNs } from '@livekit/agents';
+import * as openai from '@livekit/agents-plugin-openai';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { z } from 'zod';
+import { type MetricSample, type SessionMetrics, attachMetrics } from '../../../src/index.js';
+import { OpenAICompatibleServer } from '../../support/providers/openai-server.js';
+import {
+  assertNear,
+  pluginNumbers,
+  serverFirstByteMs,
+  sorted,
+} from '../../support/providers/plugin-numbers.js';
+import {
+  type HarnessSession,
+  startTextSession,
+  startVoiceSession,
+} from '../../support/session-harness.js';
+import { speak } from '../../support/speech.js';
+
+const API_KEY = 'local-test-key';
+
+function samplesOf(metrics: SessionMetrics, stat: MetricSample['stat']): number[] {
+  const values: number[] = [];
+  metrics.on('sample', (s) => {
+    if (s.stat === stat) values.push(s.value);
+  });
+  return values;
+}
+
+/** Each plugin latency matches one server latency, in sorted order. */
+function assertLatenciesMatch(plugin: number[], server: number[], what: string) {
+  assert.equal(plugin.length, server.length, `${what}: ${plugin.length} samples`);
+  const p = sorted(plugin);
+  sorted(server).forEach((s, i) => assertNear(p[i], s, `${what} #${i}`));
+}
+
+describe('the real OpenAI plugin against a local OpenAI-compatible server', () => {
+  let server: OpenAICompatibleServer;
+  const harnesses: HarnessSession[] = [];
+  before(async () => {
+    server = await OpenAICompatibleServer.start();
+  });
+  after(async () => {
+    for (const h of harnesses) await h.close();
+    await server.close();
+  });
+
+  it('counts each streamed chat completion once, with the TTFT and usage the server applied', async () => {
+    server.log.clear();
+    server.chat.push(
+      { text: 'First answer here.', ttftMs: 120, tokenIntervalMs: 15, promptCachedTokens: 8 },
+      { text: '', ttftMs: 90, toolCalls: [{ name: 'getWeather', args: { city: 'Paris' } }] },
+      { text: 'It is sunny in Paris.', ttftMs: 60, tokenIntervalMs: 10 },
+      { text: 'Third answer.', ttftMs: 250, tokenIntervalMs: 20 },
+    );
+    const h = await startTextSession({
+      llm: new openai.LLM({ baseURL: server.baseURL, apiKey: API_KEY, model: 'gpt-4o-mini' }),
+      tools: {
+        getWeather: llmNs.tool({
+          description: 'Weather for a city',
+          parameters: z.object({ city: z.string() }),
+          execute: async () => 'sunny',
+        }),
+      },
+    });
+    harnesses.push(h);
+    const metrics = attachMetrics(h.session);
+    const ttft = samplesOf(metrics, 'ttft');
+    const usage: Array<Record<string, unknown>> = [];
+    h.session.on('metrics_collected', (ev) => {
+      if (ev.metrics.type === 'llm_metrics') usage.push({ ...ev.metrics });
+    });
+    for (const input of ['one', 'weather in Paris?', 'three']) await h.send(input);
+
+    const served = server.log.of('chat');
+    assert.equal(served.length, 4);
+    assert.ok(served.every((e) => e.outcome === 'ok'));
+    const n = pluginNumbers(metrics, 'llm');
+    assert.deepEqual([n.requests, n.errors, n.retries], [served.length, 0, 0]);
+    assertLatenciesMatch(ttft, served.map(serverFirstByteMs), 'ttft');
+    // what the framework reports as usage is what the server billed, request by request
+    assert.deepEqual(
+      usage.map((m) => [m.promptTokens, m.promptCachedTokens, m.completionTokens]),
+      served.map((e) => [
+        e.usage.promptTokens,
+        e.usage.promptCachedTokens,
+        e.usage.completionTokens,
+      ]),
+    );
+    await metrics.close();
+  });
+
+  it('counts a retried 429 as a retry and a 500 the framework gives up on as an error', async () => {
+    server.log.clear();
+    server.chat.push(
+      { status: 429, ttftMs: 30 },
+      { text: 'Recovered.', ttftMs: 80 },
+      { status: 500 },
+      { status: 500 },
+    );
+    const h = await startTextSession({
+      llm: new openai.LLM({ baseURL: server.baseURL, apiKey: API_KEY, model: 'gpt-4o-mini' }),
+      sessionOptions: {
+        connOptions: { llmConnOptions: { maxRetry: 1, retryIntervalMs: 50, timeoutMs: 5000 } },
+      },
+    });
+    harnesses.push(h);
+    const metrics = attachMetrics(h.session);
+    await h.send('one');
+    await h.send('two').catch(() => {});
+
+    const served = server.log.of('chat');
+    assert.deepEqual(
+      served.map((e) => e.status),
+      [429, 200, 500, 500],
+    );
+    const n = pluginNumbers(metrics, 'llm');
+    // two requests as the framework makes them: one that succeeded on its second attempt, one
+    // that failed on both; the first attempts are retries
+    assert.deepEqual([n.requests, n.errors, n.retries], [2, 1, 2]);
+    assert.equal(n.requests + n.retries, served.length);
+    assert.equal(n.latency.count, 1);
+    await metrics.close();
+  });
+
+  it('counts each speech synthesis once behind the stream adapter (regression: it was twice)', async () => {
+    server.log.clear();
+    server.chat.push(
+      { text: 'Hello there friend.', ttftMs: 20 },
+      { text: 'A second short reply.', ttftMs: 20 },
+      {
+        text: 'This reply has three sentences in it. Each one is its own request. That is how it works.',
+        ttftMs: 20,
+      },
+      { text: 'Done now.', ttftMs: 20 },
+    );
+    server.speech.push({ firstByteMs: 150 }, { firstByteMs: 220 }).setDefault({ firstByteMs: 90 });
+    const h = await startTextSession({
+      llm: new openai.LLM({ baseURL: server.baseURL, apiKey: API_KEY, model: 'gpt-4o-mini' }),
+      tts: new openai.TTS({ baseURL: server.baseURL, apiKey: API_KEY, model: 'tts-1' }),
+    });
+    harnesses.push(h);
+    const metrics = attachMetrics(h.session);
+    const ttfb = samplesOf(metrics, 'tts_latency');
+    const raw: Array<Record<string, unknown>> = [];
+    h.session.on('metrics_collected', (ev) => {
+      if (ev.metrics.type === 'tts_metrics') raw.push({ ...ev.metrics });
+    });
+    for (const input of ['one', 'two', 'three', 'four']) await h.send(input);
+
+    const served = server.log.of('speech');
+    assert.ok(served.length >= 6, `${served.length} syntheses`);
+    assert.ok(served.every((e) => e.outcome === 'ok'));
+    // the framework reports more than it served: the adapter's segment report on top of each
+    // request's own (this is what made the plugin count 8 for 4)
+    assert.ok(raw.length > served.length, `${raw.length} reports for ${served.length} requests`);
+    const n = pluginNumbers(metrics, 'tts');
+    assert.deepEqual([n.requests, n.errors], [served.length, 0]);
+    assert.equal(n.latency.count, served.length);
+    // the plugin's TTS latency for OpenAI is the whole response (it is not streamed)
+    assertLatenciesMatch(ttfb, served.map(serverFirstByteMs), 'tts ttfb');
+    const kept = raw.filter((m) => m.streamed === false);
+    assert.deepEqual(
+      kept.map((m) => m.charactersCount),
+      served.map((e) => e.usage.characters),
+      'the requests kept carry the characters the server billed',
+    );
+    await metrics.close();
+  });
+
+  it('counts each transcription behind the VAD once, with the latency the server applied', async () => {
+    server.log.clear();
+    server.transcription.push(
+      { text: 'hello there', latencyMs: 180 },
+      { text: 'what is the weather', latencyMs: 260 },
+    );
+    server.chat.setDefault({ text: 'Okay.', ttftMs: 30 });
+    server.speech.setDefault({ firstByteMs: 40 });
+    const speeches = await Promise.all(
+      ['Hello there how are you today', 'What is the weather like in Paris'].map((p) => speak(p)),
+    );
+    const h = await startVoiceSession({
+      llm: new openai.LLM({ baseURL: server.baseURL, apiKey: API_KEY, model: 'gpt-4o-mini' }),
+      stt: new openai.STT({
+        baseURL: server.baseURL,
+        apiKey: API_KEY,
+        model: 'whisper-1',
+        useRealtime: false,
+      }),
+      tts: new openai.TTS({ baseURL: server.baseURL, apiKey: API_KEY }),
+      minEndpointingDelayMs: 300,
+    });
+    harnesses.push(h);
+    const metrics = attachMetrics(h.session);
+    const sttLatency = samplesOf(metrics, 'stt_latency');
+    await h.input.playSilence(300);
+    for (const [i, speech] of speeches.entries()) {
+      await h.input.playSpeech(speech);
+      await h.output.waitForSegmentEnd(i);
+      await h.input.playSilence(200);
+    }
+
+    const served = server.log.of('transcription');
+    assert.equal(served.length, 2);
+    const n = pluginNumbers(metrics, 'stt');
+    assert.deepEqual([n.requests, n.errors], [served.length, 0]);
+    assertLatenciesMatch(
+      sttLatency,
+      served.map((e) => e.endedAt! - e.startedAt),
+      'stt latency',
+    );
+    const tts = pluginNumbers(metrics, 'tts');
+    assert.equal(tts.requests, server.log.of('speech').length);
+    await metrics.close();
+  });
+});
