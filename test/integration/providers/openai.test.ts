@@ -13,6 +13,7 @@ import { type MetricSample, type SessionMetrics, attachMetrics } from '../../../
 import { OpenAICompatibleServer } from '../../support/providers/openai-server.js';
 import {
   assertNear,
+  frameworkReports,
   pluginNumbers,
   serverFirstByteMs,
   sorted,
@@ -73,10 +74,7 @@ describe('the real OpenAI plugin against a local OpenAI-compatible server', () =
     harnesses.push(h);
     const metrics = attachMetrics(h.session);
     const ttft = samplesOf(metrics, 'ttft');
-    const usage: Array<Record<string, unknown>> = [];
-    h.session.on('metrics_collected', (ev) => {
-      if (ev.metrics.type === 'llm_metrics') usage.push({ ...ev.metrics });
-    });
+    const usage = frameworkReports(h.session, 'llm_metrics');
     for (const input of ['one', 'weather in Paris?', 'three']) await h.send(input);
 
     const served = server.log.of('chat');
@@ -149,10 +147,7 @@ describe('the real OpenAI plugin against a local OpenAI-compatible server', () =
     harnesses.push(h);
     const metrics = attachMetrics(h.session);
     const ttfb = samplesOf(metrics, 'tts_latency');
-    const raw: Array<Record<string, unknown>> = [];
-    h.session.on('metrics_collected', (ev) => {
-      if (ev.metrics.type === 'tts_metrics') raw.push({ ...ev.metrics });
-    });
+    const raw = frameworkReports(h.session, 'tts_metrics');
     for (const input of ['one', 'two', 'three', 'four']) await h.send(input);
 
     const served = server.log.of('speech');

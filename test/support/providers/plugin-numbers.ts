@@ -2,6 +2,7 @@
  * What the metrics plugin reports for one pipeline component, read in one place so the provider
  * tests follow the summary's shape through a single edit when it changes.
  */
+import { voice } from '@livekit/agents';
 import assert from 'node:assert/strict';
 import type { SessionMetrics, Stats } from '../../../src/index.js';
 import type { ProviderRequest } from './request-log.js';
@@ -54,3 +55,15 @@ export function serverFirstByteMs(entry: ProviderRequest): number {
 
 /** A sorted copy, for comparing two sets of latencies whose order may differ. */
 export const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
+
+/** Copies of the framework's own `metrics_collected` reports of one type, as they arrive. */
+export function frameworkReports(
+  session: voice.AgentSession,
+  type: string,
+): Array<Record<string, unknown>> {
+  const reports: Array<Record<string, unknown>> = [];
+  session.on(voice.AgentSessionEventTypes.MetricsCollected, (ev) => {
+    if (ev.metrics.type === type) reports.push({ ...ev.metrics });
+  });
+  return reports;
+}

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { RequestDedupe } from '../../../src/ingest/request-dedupe.js';
+import { SessionListener } from '../../../src/ingest/session-listener.js';
+import type { Signal } from '../../../src/ingest/signals.js';
+
+/** Recorded from the real openai TTS behind the framework's stream adapter (see its `note`). */
+const recorded = JSON.parse(
+  readFileSync(
+    new URL('../../fixtures/providers/openai-tts-adapter-metrics.json', import.meta.url),
+    'utf8',
+  ),
+) as { servedRequests: number; events: Array<{ metrics: Record<string, unknown> }> };
+
+class FakeSession extends EventEmitter {
+  constructor(readonly tts?: unknown) {
+    super();
+  }
+}
+
+function replay(session: FakeSession, events: Array<{ metrics: Record<string, unknown> }>) {
+  const signals: Signal[] = [];
+  const listener = new SessionListener(session, {
+    signal: (s) => signals.push(s),
+    odd: () => {},
+    internalError: (where, error) => assert.fail(`${where}: ${String(error)}`),
+  });
+  for (const ev of events) session.emit('metrics_collected', { type: 'metrics_collected', ...ev });
+  listener.detach();
+  return signals.filter((s) => s.kind === 'tts_request');
+}
+
+const tts = (m: Record<string, unknown>): Signal => ({
+  kind: 'tts_request',
+  at: 0,
+  startedAt: 0,
+  durationMs: 100,
+  cancelled: false,
+  provider: 'p',
+  model: 'm',
+  ...m,
+});
+
+describe('RequestDedupe', () => {
+  it('keeps one report per OpenAI speech request from recorded stream-adapter events', () => {
+    assert.ok(recorded.events.length > recorded.servedRequests, 'the framework re-reports');
+    const kept = replay(new FakeSession({ capabilities: { streaming: false } }), recorded.events);
+    assert.equal(kept.length, recorded.servedRequests);
+    assert.ok(
+      kept.every((s) => s.kind === 'tts_request' && s.streamed === false),
+      "the wrapped TTS's own reports are the ones kept",
+    );
+  });
+
+  it("still counts each request once when the session's TTS is not known", () => {
+    const kept = replay(new FakeSession(), recorded.events);
+    assert.equal(kept.length, recorded.servedRequests);
+  });
+
+  it('keeps every segment of a streaming TTS that reuses one request id', () => {
+    const dedupe = new RequestDedupe();
+    const segment = tts({ streamed: true, requestId: 'ctx-1' });
+    assert.deepEqual(
+      [dedupe.isRepeat(segment, true), dedupe.isRepeat(segment, true)],
+      [false, false],
+    );
+  });
+
+  it('drops an LLM or STT report whose request id it has seen, and nothing without an id', () => {
+    const dedupe = new RequestDedupe();
+    const llm: Signal = {
+      kind: 'llm_request',
+      at: 0,
+      startedAt: 0,
+      durationMs: 10,
+      cancelled: false,
+      completionTokens: 1,
+      tokensPerSec: 1,
+      provider: 'p',
+      model: 'm',
+      requestId: 'chatcmpl-1',
+    };
+    const anonymous: Signal = { ...llm, requestId: undefined };
+    assert.deepEqual(
+      [
+        dedupe.isRepeat(llm, undefined),
+        dedupe.isRepeat(llm, undefined),
+        dedupe.isRepeat(anonymous, undefined),
+        dedupe.isRepeat(anonymous, undefined),
+      ],
+      [false, true, false, false],
+    );
+  });
+
+  it('forgets the oldest ids beyond its memory', () => {
+    const dedupe = new RequestDedupe(2);
+    for (const id of ['a', 'b', 'c']) dedupe.isRepeat(tts({ requestId: id }), undefined);
+    assert.equal(dedupe.isRepeat(tts({ requestId: 'c', streamed: true }), undefined), true);
+    assert.equal(dedupe.isRepeat(tts({ requestId: 'a', streamed: true }), undefined), false);
+  });
+});
