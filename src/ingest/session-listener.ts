@@ -130,6 +130,9 @@ export class SessionListener {
       }
     };
     const tts = read(read(this.session, 'currentAgent'), 'tts') ?? read(this.session, 'tts');
+    // the framework's tts.StreamAdapter streams, but only by wrapping a TTS that does not
+    const label = read(tts, 'label');
+    if (typeof label === 'string' && label.startsWith('tts.StreamAdapter<')) return false;
     const streaming = read(read(tts, 'capabilities'), 'streaming');
     return typeof streaming === 'boolean' ? streaming : undefined;
   }

@@ -4,8 +4,9 @@
  * the plugin counts is one the server served, and every latency is the one the server applied
  * (−5/+60 ms: loopback, timers and the framework's ms truncation).
  */
-import { llm as llmNs } from '@livekit/agents';
+import { llm as llmNs, tokenize, tts as ttsNs } from '@livekit/agents';
 import * as openai from '@livekit/agents-plugin-openai';
+import { AudioFrame } from '@livekit/rtc-node';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
@@ -16,7 +17,6 @@ import {
   frameworkReports,
   pluginNumbers,
   serverFirstByteMs,
-  sorted,
 } from '../../support/providers/plugin-numbers.js';
 import {
   type HarnessSession,
@@ -35,11 +35,29 @@ function samplesOf(metrics: SessionMetrics, stat: MetricSample['stat']): number[
   return values;
 }
 
-/** Each plugin latency matches one server latency, in sorted order. */
+/** Each plugin latency matches the server's latency of the same request (requests are serial). */
 function assertLatenciesMatch(plugin: number[], server: number[], what: string) {
-  assert.equal(plugin.length, server.length, `${what}: ${plugin.length} samples`);
-  const p = sorted(plugin);
-  sorted(server).forEach((s, i) => assertNear(p[i], s, `${what} #${i}`));
+  const pairs = plugin.map((p, i) => `${p}/${server[i]}`).join(' ');
+  assert.equal(plugin.length, server.length, `${what}: plugin/server ${pairs}`);
+  server.forEach((s, i) => assertNear(plugin[i], s, `${what} #${i} (plugin/server ${pairs})`));
+}
+
+/**
+ * One request through each provider before the session exists (so no session counts it, and the
+ * log is cleared after): the first request of a process pays for a TCP connection and the JIT,
+ * which is real but not what these tests compare.
+ */
+async function warmUp(
+  server: OpenAICompatibleServer,
+  providers: { llm?: llmNs.LLM; tts?: ttsNs.TTS },
+): Promise<void> {
+  if (providers.llm) {
+    const chatCtx = llmNs.ChatContext.empty();
+    chatCtx.addMessage({ role: 'user', content: 'warm up' });
+    for await (const _ of providers.llm.chat({ chatCtx })) void _;
+  }
+  if (providers.tts) await providers.tts.synthesize('Warm up.').collect();
+  server.log.clear();
 }
 
 describe('the real OpenAI plugin against a local OpenAI-compatible server', () => {
@@ -54,7 +72,8 @@ describe('the real OpenAI plugin against a local OpenAI-compatible server', () =
   });
 
   it('counts each streamed chat completion once, with the TTFT and usage the server applied', async () => {
-    server.log.clear();
+    const llm = new openai.LLM({ baseURL: server.baseURL, apiKey: API_KEY, model: 'gpt-4o-mini' });
+    await warmUp(server, { llm });
     server.chat.push(
       { text: 'First answer here.', ttftMs: 120, tokenIntervalMs: 15, promptCachedTokens: 8 },
       { text: '', ttftMs: 90, toolCalls: [{ name: 'getWeather', args: { city: 'Paris' } }] },
@@ -62,7 +81,7 @@ describe('the real OpenAI plugin against a local OpenAI-compatible server', () =
       { text: 'Third answer.', ttftMs: 250, tokenIntervalMs: 20 },
     );
     const h = await startTextSession({
-      llm: new openai.LLM({ baseURL: server.baseURL, apiKey: API_KEY, model: 'gpt-4o-mini' }),
+      llm,
       tools: {
         getWeather: llmNs.tool({
           description: 'Weather for a city',
@@ -129,21 +148,23 @@ describe('the real OpenAI plugin against a local OpenAI-compatible server', () =
   });
 
   it('counts each speech synthesis once behind the stream adapter (regression: it was twice)', async () => {
-    server.log.clear();
+    const llm = new openai.LLM({ baseURL: server.baseURL, apiKey: API_KEY, model: 'gpt-4o-mini' });
+    const tts = new openai.TTS({ baseURL: server.baseURL, apiKey: API_KEY, model: 'tts-1' });
+    await warmUp(server, { llm, tts });
     server.chat.push(
       { text: 'Hello there friend.', ttftMs: 20 },
       { text: 'A second short reply.', ttftMs: 20 },
       {
         text: 'This reply has three sentences in it. Each one is its own request. That is how it works.',
         ttftMs: 20,
+        // sentences spaced as a streaming LLM spaces them, so each synthesis finds the
+        // connection free (parallel ones would add a TCP connect the server cannot see)
+        tokenIntervalMs: 30,
       },
       { text: 'Done now.', ttftMs: 20 },
     );
     server.speech.push({ firstByteMs: 150 }, { firstByteMs: 220 }).setDefault({ firstByteMs: 90 });
-    const h = await startTextSession({
-      llm: new openai.LLM({ baseURL: server.baseURL, apiKey: API_KEY, model: 'gpt-4o-mini' }),
-      tts: new openai.TTS({ baseURL: server.baseURL, apiKey: API_KEY, model: 'tts-1' }),
-    });
+    const h = await startTextSession({ llm, tts });
     harnesses.push(h);
     const metrics = attachMetrics(h.session);
     const ttfb = samplesOf(metrics, 'tts_latency');
@@ -170,8 +191,42 @@ describe('the real OpenAI plugin against a local OpenAI-compatible server', () =
     await metrics.close();
   });
 
-  it('counts each transcription behind the VAD once, with the latency the server applied', async () => {
+  it('counts each synthesis once when the user wraps the TTS in a stream adapter', async () => {
     server.log.clear();
+    server.chat.push(
+      { text: 'One short reply.', ttftMs: 20 },
+      { text: 'Now two sentences in a reply. And this is the second one.', ttftMs: 20 },
+    );
+    server.speech.setDefault({ firstByteMs: 70 });
+    const bare = new openai.TTS({ baseURL: server.baseURL, apiKey: API_KEY });
+    const h = await startTextSession({
+      llm: new openai.LLM({ baseURL: server.baseURL, apiKey: API_KEY, model: 'gpt-4o-mini' }),
+      tts: new ttsNs.StreamAdapter(bare, new tokenize.basic.SentenceTokenizer()),
+    });
+    harnesses.push(h);
+    const metrics = attachMetrics(h.session);
+    const raw = frameworkReports(h.session, 'tts_metrics');
+    for (const input of ['one', 'two']) await h.send(input);
+
+    const served = server.log.of('speech');
+    assert.equal(served.length, 3);
+    assert.ok(raw.length > served.length, `${raw.length} reports for ${served.length} requests`);
+    const n = pluginNumbers(metrics, 'tts');
+    assert.deepEqual([n.requests, n.latency.count], [served.length, served.length]);
+    await metrics.close();
+  });
+
+  it('counts each transcription behind the VAD once, with the latency the server applied', async () => {
+    const llm = new openai.LLM({ baseURL: server.baseURL, apiKey: API_KEY, model: 'gpt-4o-mini' });
+    const tts = new openai.TTS({ baseURL: server.baseURL, apiKey: API_KEY });
+    const stt = new openai.STT({
+      baseURL: server.baseURL,
+      apiKey: API_KEY,
+      model: 'whisper-1',
+      useRealtime: false,
+    });
+    await stt.recognize([new AudioFrame(new Int16Array(1600), 16000, 1, 1600)]);
+    await warmUp(server, { llm, tts });
     server.transcription.push(
       { text: 'hello there', latencyMs: 180 },
       { text: 'what is the weather', latencyMs: 260 },
@@ -182,14 +237,9 @@ describe('the real OpenAI plugin against a local OpenAI-compatible server', () =
       ['Hello there how are you today', 'What is the weather like in Paris'].map((p) => speak(p)),
     );
     const h = await startVoiceSession({
-      llm: new openai.LLM({ baseURL: server.baseURL, apiKey: API_KEY, model: 'gpt-4o-mini' }),
-      stt: new openai.STT({
-        baseURL: server.baseURL,
-        apiKey: API_KEY,
-        model: 'whisper-1',
-        useRealtime: false,
-      }),
-      tts: new openai.TTS({ baseURL: server.baseURL, apiKey: API_KEY }),
+      llm,
+      stt,
+      tts,
       minEndpointingDelayMs: 300,
     });
     harnesses.push(h);
@@ -211,8 +261,7 @@ describe('the real OpenAI plugin against a local OpenAI-compatible server', () =
       served.map((e) => e.endedAt! - e.startedAt),
       'stt latency',
     );
-    const tts = pluginNumbers(metrics, 'tts');
-    assert.equal(tts.requests, server.log.of('speech').length);
+    assert.equal(pluginNumbers(metrics, 'tts').requests, server.log.of('speech').length);
     await metrics.close();
   });
 });

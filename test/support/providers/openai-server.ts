@@ -104,17 +104,24 @@ export class OpenAICompatibleServer {
   }
 
   async #route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // a request starts when it arrives: reading its body is part of serving it
+    const arrivedAt = Date.now();
     const path = new URL(req.url ?? '/', 'http://x').pathname.replace(/^\/v1/, '');
     if (req.method !== 'POST') return void res.writeHead(405).end();
-    if (path === '/chat/completions') return this.#chat(req, res, await readJson(req));
-    if (path === '/audio/speech') return this.#speech(req, res, await readJson(req));
-    if (path === '/audio/transcriptions') return this.#transcription(req, res);
+    if (path === '/chat/completions') return this.#chat(req, res, await readJson(req), arrivedAt);
+    if (path === '/audio/speech') return this.#speech(req, res, await readJson(req), arrivedAt);
+    if (path === '/audio/transcriptions') return this.#transcription(req, res, arrivedAt);
     res.writeHead(404).end();
   }
 
-  async #chat(req: http.IncomingMessage, res: http.ServerResponse, body: Obj): Promise<void> {
+  async #chat(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: Obj,
+    arrivedAt: number,
+  ): Promise<void> {
     const reply = this.chat.next();
-    const entry = this.log.begin('chat', String(body.model ?? ''), reply.ttftMs ?? 0);
+    const entry = this.log.begin('chat', String(body.model ?? ''), reply.ttftMs ?? 0, arrivedAt);
     const signal = this.#watchClient(req, res, entry);
     const messages = Array.isArray(body.messages) ? (body.messages as Obj[]) : [];
     entry.detail.lastUserText = [...messages].reverse().find((m) => m.role === 'user')?.content;
@@ -182,9 +189,15 @@ export class OpenAICompatibleServer {
     finish(entry, 'ok', 200);
   }
 
-  async #speech(req: http.IncomingMessage, res: http.ServerResponse, body: Obj): Promise<void> {
+  async #speech(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: Obj,
+    arrivedAt: number,
+  ): Promise<void> {
     const reply = this.speech.next();
-    const entry = this.log.begin('speech', String(body.model ?? ''), reply.firstByteMs ?? 0);
+    const model = String(body.model ?? '');
+    const entry = this.log.begin('speech', model, reply.firstByteMs ?? 0, arrivedAt);
     const signal = this.#watchClient(req, res, entry);
     const input = typeof body.input === 'string' ? body.input : '';
     entry.detail.input = input;
@@ -203,11 +216,15 @@ export class OpenAICompatibleServer {
     finish(entry, 'ok', 200);
   }
 
-  async #transcription(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async #transcription(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    arrivedAt: number,
+  ): Promise<void> {
     const reply = this.transcription.next();
     const form = await readForm(req);
-    const entry = this.log.begin('transcription', String(form.get('model') ?? ''), 0);
-    entry.injectedFirstByteMs = reply.latencyMs ?? 0;
+    const model = String(form.get('model') ?? '');
+    const entry = this.log.begin('transcription', model, reply.latencyMs ?? 0, arrivedAt);
     const signal = this.#watchClient(req, res, entry);
     const file = form.get('file');
     const wav = file instanceof Blob ? Buffer.from(await file.arrayBuffer()) : Buffer.alloc(0);

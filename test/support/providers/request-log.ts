@@ -63,12 +63,18 @@ export class RequestLog {
 
   constructor(private readonly prefix: string) {}
 
-  begin(kind: string, model: string, injectedFirstByteMs: number): ProviderRequest {
+  /** A new entry; `startedAt` defaults to now (pass the arrival time of a request read first). */
+  begin(
+    kind: string,
+    model: string,
+    injectedFirstByteMs: number,
+    startedAt = Date.now(),
+  ): ProviderRequest {
     const entry: ProviderRequest = {
       id: `${this.prefix}_${++this.#next}`,
       kind,
       model,
-      startedAt: Date.now(),
+      startedAt,
       injectedFirstByteMs,
       usage: {},
       detail: {},
