@@ -39,10 +39,15 @@ export function pluginNumbers(
 export const BELOW_MS = 5;
 export const ABOVE_MS = 60;
 
-export function assertNear(observed: number | null | undefined, expected: number, what: string) {
+export function assertNear(
+  observed: number | null | undefined,
+  expected: number,
+  what: string,
+  below = BELOW_MS,
+) {
   assert.ok(observed !== null && observed !== undefined, `${what}: no value`);
   assert.ok(
-    observed >= expected - BELOW_MS && observed <= expected + ABOVE_MS,
+    observed >= expected - below && observed <= expected + ABOVE_MS,
     `${what}: plugin ${observed} ms, server ${expected} ms`,
   );
 }

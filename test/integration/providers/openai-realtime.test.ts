@@ -1,0 +1,129 @@
+/**
+ * The real `openai.realtime.RealtimeModel` (speech to speech: no separate STT, LLM or TTS) in a
+ * real voice AgentSession fed with espeak-ng speech, against the local Realtime server. The
+ * server decides turns (server VAD) and logs each response: the plugin's request count, TTFT
+ * (response created → first audio) and the usage the framework reports must match that log.
+ */
+import { voice } from '@livekit/agents';
+import * as openai from '@livekit/agents-plugin-openai';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type MetricSample, attachMetrics } from '../../../src/index.js';
+import { RecordingAudioOutput, ScriptedAudioInput } from '../../support/audio-io.js';
+import { OpenAIRealtimeServer } from '../../support/providers/openai-realtime-server.js';
+import {
+  assertNear,
+  frameworkReports,
+  pluginNumbers,
+  serverFirstByteMs,
+} from '../../support/providers/plugin-numbers.js';
+import { ensureFrameworkLogger } from '../../support/logging.js';
+import { type Speech, speak } from '../../support/speech.js';
+
+ensureFrameworkLogger();
+
+async function startRealtimeSession(server: OpenAIRealtimeServer) {
+  const session = new voice.AgentSession({
+    llm: new openai.realtime.RealtimeModel({
+      baseURL: server.baseURL,
+      apiKey: 'local-test-key',
+      model: 'gpt-realtime',
+    }),
+    userAwayTimeout: null,
+    aecWarmupDuration: null,
+  });
+  const input = new ScriptedAudioInput();
+  const output = new RecordingAudioOutput();
+  session.input.audio = input;
+  session.output.audio = output;
+  await session.start({ agent: new voice.Agent({ instructions: 'You are a test agent.' }) });
+  input.start();
+  return {
+    session,
+    input,
+    output,
+    close: async () => {
+      try {
+        await session.close();
+      } finally {
+        await input.close();
+        output.close();
+      }
+    },
+  };
+}
+
+describe('the real OpenAI Realtime model against a local Realtime server', () => {
+  let server: OpenAIRealtimeServer;
+  let speeches: Speech[];
+  const closers: Array<() => Promise<void>> = [];
+  before(async () => {
+    [server, speeches] = await Promise.all([
+      OpenAIRealtimeServer.start(),
+      Promise.all(
+        ['Hello there how are you today', 'What is the weather like in Paris'].map((p) => speak(p)),
+      ),
+    ]);
+  });
+  after(async () => {
+    for (const close of closers) await close();
+    await server.close();
+  });
+
+  it(
+    'counts each response once, with its TTFT and the usage the server billed',
+    { timeout: 60_000 },
+    async () => {
+      server.responses.push(
+        { text: 'I am fine, thank you for asking.', firstAudioMs: 200, userTranscript: 'hello' },
+        { text: 'It is sunny in Paris today.', firstAudioMs: 350, userTranscript: 'weather' },
+      );
+      const rt = await startRealtimeSession(server);
+      closers.push(rt.close);
+      const metrics = attachMetrics(rt.session);
+      const ttft: number[] = [];
+      metrics.on('sample', (s: MetricSample) => {
+        if (s.stat === 'ttft') ttft.push(s.value);
+      });
+      const reports = frameworkReports(rt.session, 'realtime_model_metrics');
+      await rt.input.playSilence(300);
+      for (const [i, speech] of speeches.entries()) {
+        await rt.input.playSpeech(speech);
+        await rt.output.waitForSegmentEnd(i);
+        await rt.input.playSilence(300);
+      }
+
+      const served = server.log.withOutcome('ok', 'response');
+      assert.equal(served.length, 2);
+      const n = pluginNumbers(metrics, 'llm');
+      assert.deepEqual([n.requests, n.errors, n.latency.count], [served.length, 0, served.length]);
+      // the plugin starts its TTFT clock when it receives response.created, so a client busy with
+      // the VAD when that event lands measures a little less than the server applied
+      const pairs = `plugin ${ttft.join(',')} server ${served.map(serverFirstByteMs).join(',')}`;
+      served.forEach((e, i) =>
+        assertNear(ttft[i], serverFirstByteMs(e), `ttft #${i} (${pairs})`, 25),
+      );
+      assert.deepEqual(
+        reports.map((m) => {
+          const input = m.inputTokenDetails as Record<string, number>;
+          const output = m.outputTokenDetails as Record<string, number>;
+          return [
+            input.textTokens,
+            input.audioTokens,
+            input.cachedTokens,
+            output.textTokens,
+            output.audioTokens,
+          ];
+        }),
+        served.map((e) => [
+          e.usage.inputTextTokens,
+          e.usage.inputAudioTokens,
+          e.usage.inputCachedTokens,
+          e.usage.outputTextTokens,
+          e.usage.outputAudioTokens,
+        ]),
+      );
+      await metrics.close();
+    },
+  );
+});
