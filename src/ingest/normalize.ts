@@ -259,7 +259,9 @@ export function normalizeSessionEvent(event: unknown, odd: OddFieldSink): Signal
           kind: 'error',
           at,
           component,
-          recoverable: error.recoverable === true,
+          // `recoverable` says whether the framework retries the request. A realtime model's
+          // "recoverable" error ends its response (the session goes on); nothing retries it.
+          recoverable: error.recoverable === true && error.type !== 'realtime_model_error',
           ...(isObj(event.source) ? providerOfSource(event.source) : providerOf({}, error.label)),
         },
       ];

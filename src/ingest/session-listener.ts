@@ -30,6 +30,13 @@ function activeTraceId(): string | undefined {
   return context && isSpanContextValid(context) ? context.traceId : undefined;
 }
 
+/** An LLM or TTS request report with no first output that was not cancelled: a failure's. */
+function isOutputless(signal: Signal): boolean {
+  if (signal.kind === 'llm_request') return signal.ttftMs === undefined && !signal.cancelled;
+  if (signal.kind === 'tts_request') return signal.ttfbMs === undefined && !signal.cancelled;
+  return false;
+}
+
 /** The part of `voice.AgentSession` the listener uses: an event emitter. */
 export interface SessionLike {
   on(event: string, listener: (ev: unknown) => void): unknown;
@@ -105,15 +112,33 @@ export class SessionListener {
           const ttsStreams = signal.kind === 'tts_request' ? this.ttsStreams() : undefined;
           if (this.dedupe.isRepeat(signal, ttsStreams)) continue;
         }
-        if (traceId && TRACED.has(signal.kind)) (signal as { traceId?: string }).traceId = traceId;
-        // A streaming transcript does not say who made it; the session's STT does.
-        if (signal.kind === 'stt_final_transcript')
-          Object.assign(signal, providerOfSource(this.session.stt));
-        this.sinks.signal(signal);
+        if (isOutputless(signal)) {
+          // A failed request reports its metrics and its error in one synchronous run, in either
+          // order (the realtime model reports first: @livekit/agents-plugin-openai 1.9
+          // realtime_model.ts handleResponseDone). Waiting one microtask lets the error come
+          // first, so the ledger takes the report as the failed request's, not as a success.
+          queueMicrotask(() => this.forward(signal, traceId));
+          continue;
+        }
+        this.forward(signal, traceId);
       }
       if (name === 'speech_created') this.watchSpeech(ev);
     } catch (error) {
       this.sinks.internalError(name, error);
+    }
+  }
+
+  private forward(signal: Signal, traceId: string | undefined): void {
+    if (this.detached) return;
+    try {
+      if (traceId && TRACED.has(signal.kind)) (signal as { traceId?: string }).traceId = traceId;
+      // A streaming transcript does not say who made it; the session's STT does.
+      if (signal.kind === 'stt_final_transcript') {
+        Object.assign(signal, providerOfSource(this.session.stt));
+      }
+      this.sinks.signal(signal);
+    } catch (error) {
+      this.sinks.internalError(signal.kind, error);
     }
   }
 

@@ -126,4 +126,38 @@ describe('the real OpenAI Realtime model against a local Realtime server', () =>
       await metrics.close();
     },
   );
+
+  it(
+    'counts a failed response as a failed request, not a success and a retry',
+    { timeout: 60_000 },
+    async () => {
+      const before = server.log.of('response').length;
+      server.responses.push(
+        { failWith: 'server_error', firstAudioMs: 100 },
+        { text: 'It is sunny in Paris today.', firstAudioMs: 150 },
+      );
+      const rt = await startRealtimeSession(server);
+      closers.push(rt.close);
+      const metrics = attachMetrics(rt.session);
+      await rt.input.playSilence(300);
+      await rt.input.playSpeech(speeches[0]!);
+      await rt.input.playSilence(1500);
+      await rt.input.playSpeech(speeches[1]!);
+      await rt.output.waitForSegmentEnd(0);
+      // the answered turn ends (and releases its samples) once its speech is done
+      await rt.input.playSilence(300);
+
+      const served = server.log.of('response').slice(before);
+      assert.deepEqual(
+        served.map((e) => e.detail.status),
+        ['failed', 'completed'],
+      );
+      const n = pluginNumbers(metrics, 'llm');
+      // the plugin reports the failed response's metrics, then a "recoverable" error: the
+      // response is over either way, and nothing retries it
+      assert.deepEqual([n.requests, n.errors, n.retries], [2, 1, 0]);
+      assert.equal(n.latency.count, 1);
+      await metrics.close();
+    },
+  );
 });
