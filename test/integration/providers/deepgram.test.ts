@@ -9,15 +9,19 @@
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import * as openai from '@livekit/agents-plugin-openai';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { type TurnTimeline, attachMetrics } from '../../../src/index.js';
 import { DeepgramServer } from '../../support/providers/deepgram-server.js';
 import { OpenAICompatibleServer } from '../../support/providers/openai-server.js';
-import { assertNear, pluginNumbers } from '../../support/providers/plugin-numbers.js';
+import { LoopStall, assertNear, pluginNumbers } from '../../support/providers/plugin-numbers.js';
 import { type VoiceHarness, startVoiceSession } from '../../support/session-harness.js';
 import { type Speech, speak } from '../../support/speech.js';
 
 const API_KEY = 'local-test-key';
+
+const stall = new LoopStall();
+beforeEach(() => stall.reset());
+after(() => stall.stop());
 
 describe('the real Deepgram STT against a local Deepgram server', () => {
   let dg: DeepgramServer;
@@ -80,7 +84,9 @@ describe('the real Deepgram STT against a local Deepgram server', () => {
       turns.forEach((turn, i) => {
         const sentAt = finals[i]!.detail.finalSentAt as number;
         const stt = turn.stages.find((s) => s.stage === 'stt')!;
-        assertNear(stt.durationMs, sentAt - turn.userStoppedSpeakingAt!, `turn ${i} stt`);
+        assertNear(stt.durationMs, sentAt - turn.userStoppedSpeakingAt!, `turn ${i} stt`, {
+          stall,
+        });
       });
       await metrics.close();
     },

@@ -8,11 +8,12 @@ import { tts as ttsNs } from '@livekit/agents';
 import * as elevenlabs from '@livekit/agents-plugin-elevenlabs';
 import * as openai from '@livekit/agents-plugin-openai';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { type MetricSample, attachMetrics } from '../../../src/index.js';
 import { ElevenLabsServer } from '../../support/providers/elevenlabs-server.js';
 import { OpenAICompatibleServer } from '../../support/providers/openai-server.js';
 import {
+  LoopStall,
   assertNear,
   frameworkReports,
   pluginNumbers,
@@ -22,6 +23,10 @@ import { type HarnessSession, startTextSession } from '../../support/session-har
 
 const API_KEY = 'local-test-key';
 const tts_END = ttsNs.SynthesizeStream.END_OF_STREAM;
+
+const stall = new LoopStall();
+beforeEach(() => stall.reset());
+after(() => stall.stop());
 
 describe('the real ElevenLabs TTS against a local ElevenLabs server', () => {
   let el: ElevenLabsServer;
@@ -82,7 +87,7 @@ describe('the real ElevenLabs TTS against a local ElevenLabs server', () => {
       assert.ok(served.every((e) => e.outcome === 'ok'));
       const n = pluginNumbers(metrics, 'tts');
       assert.deepEqual([n.requests, n.errors, n.latency.count], [served.length, 0, served.length]);
-      served.forEach((e, i) => assertNear(ttfb[i], serverFirstByteMs(e), `ttfb #${i}`));
+      served.forEach((e, i) => assertNear(ttfb[i], serverFirstByteMs(e), `ttfb #${i}`, { stall }));
       // the plugin sends every word with a trailing space, so the provider bills one character
       // more per reply than the framework's charactersCount (the text the agent pushed)
       assert.deepEqual(

@@ -8,11 +8,12 @@ import { llm as llmNs, tokenize, tts as ttsNs } from '@livekit/agents';
 import * as openai from '@livekit/agents-plugin-openai';
 import { AudioFrame } from '@livekit/rtc-node';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { z } from 'zod';
 import { type MetricSample, type SessionMetrics, attachMetrics } from '../../../src/index.js';
 import { OpenAICompatibleServer } from '../../support/providers/openai-server.js';
 import {
+  LoopStall,
   assertNear,
   frameworkReports,
   pluginNumbers,
@@ -39,7 +40,9 @@ function samplesOf(metrics: SessionMetrics, stat: MetricSample['stat']): number[
 function assertLatenciesMatch(plugin: number[], server: number[], what: string) {
   const pairs = plugin.map((p, i) => `${p}/${server[i]}`).join(' ');
   assert.equal(plugin.length, server.length, `${what}: plugin/server ${pairs}`);
-  server.forEach((s, i) => assertNear(plugin[i], s, `${what} #${i} (plugin/server ${pairs})`));
+  server.forEach((s, i) =>
+    assertNear(plugin[i], s, `${what} #${i} (plugin/server ${pairs})`, { stall }),
+  );
 }
 
 /**
@@ -59,6 +62,10 @@ async function warmUp(
   if (providers.tts) await providers.tts.synthesize('Warm up.').collect();
   server.log.clear();
 }
+
+const stall = new LoopStall();
+beforeEach(() => stall.reset());
+after(() => stall.stop());
 
 describe('the real OpenAI plugin against a local OpenAI-compatible server', () => {
   let server: OpenAICompatibleServer;
@@ -144,6 +151,34 @@ describe('the real OpenAI plugin against a local OpenAI-compatible server', () =
     assert.deepEqual([n.requests, n.errors, n.retries], [2, 1, 2]);
     assert.equal(n.requests + n.retries, served.length);
     assert.equal(n.latency.count, 1);
+    await metrics.close();
+  });
+
+  it('reports nothing for a chat stream that stalls mid-answer until it is interrupted', async () => {
+    server.log.clear();
+    server.chat.push({ text: 'one two three four five', ttftMs: 50, stallAfterTokens: 2 });
+    const h = await startTextSession({
+      llm: new openai.LLM({ baseURL: server.baseURL, apiKey: API_KEY, model: 'gpt-4o-mini' }),
+      sessionOptions: {
+        connOptions: { llmConnOptions: { maxRetry: 0, retryIntervalMs: 50, timeoutMs: 1000 } },
+      },
+    });
+    harnesses.push(h);
+    const metrics = attachMetrics(h.session);
+    const run = h.session.run({ userInput: 'one' });
+    // well past the request timeout: in 1.9 it bounds the wait for the response headers only
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.deepEqual(
+      server.log.of('chat').map((e) => e.outcome),
+      ['stalled'],
+    );
+    let n = pluginNumbers(metrics, 'llm');
+    assert.deepEqual([n.requests, n.errors, n.cancelled], [0, 0, 0]);
+    await h.session.interrupt();
+    await run.wait().catch(() => {});
+    n = pluginNumbers(metrics, 'llm');
+    assert.deepEqual([n.requests, n.errors, n.cancelled], [0, 0, 1]);
+    assert.equal(metrics.summary().interrupted_turns, 1);
     await metrics.close();
   });
 
