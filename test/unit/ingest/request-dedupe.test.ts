@@ -101,3 +101,47 @@ describe('RequestDedupe', () => {
     assert.equal(dedupe.isRepeat(tts({ requestId: 'a', streamed: true }), undefined), false);
   });
 });
+
+describe('SessionListener with a failed realtime response', () => {
+  it("delivers the response's report after the error emitted in the same run", async () => {
+    const session = new FakeSession();
+    const signals: Signal[] = [];
+    const listener = new SessionListener(session, {
+      signal: (s) => signals.push(s),
+      odd: () => {},
+      internalError: (where, error) => assert.fail(`${where}: ${String(error)}`),
+    });
+    // the shapes and the order of @livekit/agents-plugin-openai 1.9 handleResponseDone
+    session.emit('metrics_collected', {
+      type: 'metrics_collected',
+      createdAt: 1000,
+      metrics: {
+        type: 'realtime_model_metrics',
+        label: 'openai_realtime',
+        requestId: 'resp_1',
+        timestamp: 900,
+        ttftMs: -1,
+        durationMs: 100,
+        cancelled: false,
+        inputTokens: 10,
+        outputTokens: 0,
+        totalTokens: 10,
+        tokensPerSecond: 0,
+      },
+    });
+    session.emit('error', {
+      type: 'error',
+      createdAt: 1000,
+      error: { type: 'realtime_model_error', recoverable: true, label: 'openai_realtime' },
+      source: { label: 'openai_realtime' },
+    });
+    await Promise.resolve();
+    listener.detach();
+    assert.deepEqual(
+      signals.map((s) => s.kind),
+      ['error', 'llm_request'],
+    );
+    const error = signals[0] as Extract<Signal, { kind: 'error' }>;
+    assert.equal(error.recoverable, false, 'nothing retries a realtime response');
+  });
+});
