@@ -8,7 +8,7 @@ import { voice } from '@livekit/agents';
 import * as openai from '@livekit/agents-plugin-openai';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { type MetricSample, attachMetrics } from '../../../src/index.js';
+import { type MetricSample, type TurnTimeline, attachMetrics } from '../../../src/index.js';
 import { RecordingAudioOutput, ScriptedAudioInput } from '../../support/audio-io.js';
 import { OpenAIRealtimeServer } from '../../support/providers/openai-realtime-server.js';
 import {
@@ -91,6 +91,8 @@ describe('the real OpenAI Realtime model against a local Realtime server', () =>
         if (s.stat === 'ttft') ttft.push(s.value);
       });
       const reports = frameworkReports(rt.session, 'realtime_model_metrics');
+      const turns: TurnTimeline[] = [];
+      metrics.on('turn', (t) => turns.push(t));
       await rt.input.playSilence(300);
       for (const [i, speech] of speeches.entries()) {
         await rt.input.playSpeech(speech);
@@ -108,6 +110,14 @@ describe('the real OpenAI Realtime model against a local Realtime server', () =>
       served.forEach((e, i) =>
         assertNear(ttft[i], serverFirstByteMs(e), `ttft #${i} (${pairs})`, { below: 25, stall }),
       );
+      // end to end: the server's end of the user's turn → the agent's audio playing; the
+      // speaker double starts playing the first frame it gets, so that is the first audio sent
+      assert.equal(turns.length, served.length);
+      turns.forEach((turn, i) => {
+        const e = served[i]!;
+        const expected = e.firstByteAt! - (e.detail.speechStoppedAt as number);
+        assertNear(turn.e2eLatencyMs, expected, `e2e #${i}`, { below: 25, stall });
+      });
       assert.deepEqual(
         reports.map((m) => {
           const input = m.inputTokenDetails as Record<string, number>;

@@ -206,6 +206,7 @@ class RealtimeConnection {
     this.#quietMs = loud ? 0 : this.#quietMs + ms;
     if (this.#quietMs < this.server.silenceMs) return;
     this.#inSpeech = false;
+    this.#speechStoppedAt = Date.now();
     this.#send({
       type: 'input_audio_buffer.speech_stopped',
       audio_end_ms: Math.round(this.#audioMs),
@@ -237,12 +238,16 @@ class RealtimeConnection {
 
   /** Input audio committed since the last response: what the next response bills. */
   #heardSeconds = 0;
+  /** When the server VAD last ended a user turn (sent `speech_stopped`). */
+  #speechStoppedAt?: number;
 
   #respond(metadata: Obj | undefined): void {
     if (this.#response) return;
     const script = this.server.responses.next();
     const responseId = this.#id('resp');
     const entry = this.server.log.begin('response', this.#entry.model, script.firstAudioMs ?? 0);
+    entry.detail.speechStoppedAt = this.#speechStoppedAt;
+    this.#speechStoppedAt = undefined;
     const timers = new Set<NodeJS.Timeout>();
     const later = (ms: number, fn: () => void) => {
       const t = setTimeout(() => {
