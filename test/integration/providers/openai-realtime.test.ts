@@ -11,6 +11,8 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { type MetricSample, type TurnTimeline, attachMetrics } from '../../../src/index.js';
 import { RecordingAudioOutput, ScriptedAudioInput } from '../../support/audio-io.js';
 import { OpenAIRealtimeServer } from '../../support/providers/openai-realtime-server.js';
+import { OpenAICompatibleServer } from '../../support/providers/openai-server.js';
+import { startVoiceSession } from '../../support/session-harness.js';
 import {
   LoopStall,
   assertNear,
@@ -108,7 +110,11 @@ describe('the real OpenAI Realtime model against a local Realtime server', () =>
       // the VAD when that event lands measures a little less than the server applied
       const pairs = `plugin ${ttft.join(',')} server ${served.map(serverFirstByteMs).join(',')}`;
       served.forEach((e, i) =>
-        assertNear(ttft[i], serverFirstByteMs(e), `ttft #${i} (${pairs})`, { below: 25, stall }),
+        assertNear(ttft[i], serverFirstByteMs(e), `ttft #${i} (${pairs})`, {
+          below: 25,
+          stall,
+          stallBelow: true,
+        }),
       );
       // end to end: the server's end of the user's turn → the agent's audio playing; the
       // speaker double starts playing the first frame it gets, so that is the first audio sent
@@ -116,7 +122,11 @@ describe('the real OpenAI Realtime model against a local Realtime server', () =>
       turns.forEach((turn, i) => {
         const e = served[i]!;
         const expected = e.firstByteAt! - (e.detail.speechStoppedAt as number);
-        assertNear(turn.e2eLatencyMs, expected, `e2e #${i}`, { below: 25, stall });
+        assertNear(turn.e2eLatencyMs, expected, `e2e #${i}`, {
+          below: 25,
+          stall,
+          stallBelow: true,
+        });
       });
       assert.deepEqual(
         reports.map((m) => {
@@ -172,6 +182,74 @@ describe('the real OpenAI Realtime model against a local Realtime server', () =>
       // response is over either way, and nothing retries it
       assert.deepEqual([n.requests, n.errors, n.retries], [2, 1, 0]);
       assert.equal(n.latency.count, 1);
+      await metrics.close();
+    },
+  );
+
+  it(
+    'counts each realtime transcription once, with the latency of its delivery',
+    { timeout: 60_000 },
+    async () => {
+      const oai = await OpenAICompatibleServer.start();
+      closers.push(() => oai.close());
+      oai.chat.setDefault({ text: 'Okay.', ttftMs: 30 });
+      oai.speech.setDefault({ firstByteMs: 40 });
+      const before = server.log.of('transcription_item').length;
+      server.transcriptions.push(
+        { transcript: 'hello there how are you today', latencyMs: 400 },
+        { transcript: 'what is the weather like in paris', latencyMs: 600 },
+      );
+      const h = await startVoiceSession({
+        stt: new openai.STT({
+          baseURL: server.baseURL,
+          apiKey: 'local-test-key',
+          model: 'gpt-4o-transcribe',
+          useRealtime: true,
+        }),
+        llm: new openai.LLM({
+          baseURL: oai.baseURL,
+          apiKey: 'local-test-key',
+          model: 'gpt-4o-mini',
+        }),
+        tts: new openai.TTS({ baseURL: oai.baseURL, apiKey: 'local-test-key' }),
+        minEndpointingDelayMs: 300,
+      });
+      closers.push(h.close);
+      const metrics = attachMetrics(h.session);
+      const turns: TurnTimeline[] = [];
+      metrics.on('turn', (t) => turns.push(t));
+      const usage = frameworkReports(h.session, 'stt_metrics');
+      await h.input.playSilence(300);
+      for (const [i, speech] of speeches.entries()) {
+        await h.input.playSpeech(speech);
+        await h.output.waitForSegmentEnd(i);
+        await h.input.playSilence(200);
+      }
+
+      const items = server.log.withOutcome('ok', 'transcription_item').slice(before);
+      assert.equal(items.length, 2);
+      const n = pluginNumbers(metrics, 'stt');
+      assert.deepEqual([n.requests, n.errors], [items.length, 0]);
+      assert.equal(turns.length, items.length);
+      turns.forEach((turn, i) => {
+        // the framework clamps it at 0 when the final came before the VAD's end
+        // (voice/audio_recognition.ts, transcriptionDelay)
+        const sentAt = items[i]!.detail.completedSentAt as number;
+        const stt = turn.stages.find((st) => st.stage === 'stt')!;
+        assertNear(
+          stt.durationMs,
+          Math.max(0, sentAt - turn.userStoppedSpeakingAt!),
+          `turn ${i} stt`,
+          {
+            stall,
+          },
+        );
+      });
+      // usage reports (not requests): the tokens the server billed for each item
+      assert.deepEqual(
+        usage.map((m) => [m.streamed, m.inputTokens, m.outputTokens]),
+        items.map((e) => [true, e.usage.promptTokens, e.usage.completionTokens]),
+      );
       await metrics.close();
     },
   );

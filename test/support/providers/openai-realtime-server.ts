@@ -8,7 +8,10 @@
  * committed turn or `response.create` (`response.created`, then after `firstAudioMs` the output
  * item, content part, audio and transcript deltas, and `response.done` with usage by modality);
  * `response.cancel`; item create/delete/truncate acknowledgements. Each response is one
- * `response` log entry, billed as described in {@link realtimeUsage}.
+ * `response` log entry, billed as described in {@link realtimeUsage}. With `?intent=transcription`
+ * (the openai STT's realtime mode) it is a transcription session instead: each committed item
+ * gets transcript deltas and `...input_audio_transcription.completed` with usage, `latencyMs`
+ * after the commit, and one `transcription_item` log entry.
  */
 import type http from 'node:http';
 import type { WebSocket } from 'ws';
@@ -53,6 +56,10 @@ export function realtimeUsage(inputAudioSeconds: number, outputAudioSeconds: num
 export class OpenAIRealtimeServer {
   readonly log = new RequestLog('rt');
   readonly responses = new Script<RealtimeResponseScript>({ text: 'Okay.' });
+  /** Transcription sessions (`?intent=transcription`): one per committed user item. */
+  readonly transcriptions = new Script<{ transcript: string; latencyMs?: number }>({
+    transcript: 'hello',
+  });
   readonly silenceMs: number;
   readonly speechRms: number;
   #host?: WsHost;
@@ -103,18 +110,26 @@ class RealtimeConnection {
   #lastItemId: string | null = null;
   #response?: ActiveResponse;
   #pendingTranscript?: string;
+  /** The item the current user speech will be committed as (one id from start to transcript). */
+  #speechItemId?: string;
+  /** `?intent=transcription`: a transcription session (the openai STT with `useRealtime`). */
+  readonly #transcription: boolean;
 
   constructor(
     private readonly server: OpenAIRealtimeServer,
     private readonly ws: WebSocket,
     req: http.IncomingMessage,
   ) {
-    const model = new URL(req.url ?? '/', 'http://x').searchParams.get('model') ?? '';
+    const query = new URL(req.url ?? '/', 'http://x').searchParams;
+    const model = query.get('model') ?? '';
+    this.#transcription = query.get('intent') === 'transcription';
+    if (this.#transcription) this.#autoRespond = false;
     this.#entry = server.log.begin('realtime_connection', model, 0);
     this.#entry.status = 101;
     this.#send({ type: 'session.created', session: { id: this.#id('sess'), model } });
     ws.on('message', (data) => this.#onMessage(String(data)));
     ws.on('close', () => {
+      for (const t of this.#timers) clearTimeout(t);
       this.#response?.done('cancelled');
       finish(this.#entry, 'client_closed');
     });
@@ -143,7 +158,8 @@ class RealtimeConnection {
         const audio = (session.audio ?? {}) as Obj;
         const input = (audio.input ?? {}) as Obj;
         const turn = (input.turn_detection ?? session.turn_detection) as Obj | null | undefined;
-        this.#autoRespond = turn !== null && turn?.create_response !== false;
+        this.#autoRespond =
+          !this.#transcription && turn !== null && turn?.create_response !== false;
         return this.#send({ type: 'session.updated', session });
       }
       case 'input_audio_buffer.append':
@@ -195,10 +211,11 @@ class RealtimeConnection {
       this.#quietMs = 0;
       this.#speechStartMs = this.#audioMs - ms;
       this.#pendingTranscript = undefined;
+      this.#speechItemId = this.#id('item');
       this.#send({
         type: 'input_audio_buffer.speech_started',
         audio_start_ms: Math.round(this.#speechStartMs),
-        item_id: this.#id('pending'),
+        item_id: this.#speechItemId,
       });
       return;
     }
@@ -209,7 +226,9 @@ class RealtimeConnection {
     this.#speechStoppedAt = Date.now();
     this.#send({
       type: 'input_audio_buffer.speech_stopped',
-      audio_end_ms: Math.round(this.#audioMs),
+      // where the speech ended, before the silence that ended the turn
+      audio_end_ms: Math.round(this.#audioMs - this.#quietMs),
+      item_id: this.#speechItemId,
     });
     this.#commit();
     if (this.#autoRespond) this.#respond(undefined);
@@ -217,7 +236,8 @@ class RealtimeConnection {
 
   /** Commits the heard audio as a user item, with its scripted transcription. */
   #commit(): void {
-    const itemId = this.#id('item');
+    const itemId = this.#speechItemId ?? this.#id('item');
+    this.#speechItemId = undefined;
     const seconds = this.#uncommittedMs / 1000;
     this.#uncommittedMs = 0;
     this.#send({
@@ -234,7 +254,52 @@ class RealtimeConnection {
     });
     this.#pendingTranscript = itemId;
     this.#heardSeconds += seconds;
+    if (this.#transcription) this.#transcribe(itemId, seconds);
   }
+
+  /** A transcription session's answer to a committed item: deltas, then the transcript. */
+  #transcribe(itemId: string, seconds: number): void {
+    const script = this.server.transcriptions.next();
+    const entry = this.server.log.begin(
+      'transcription_item',
+      this.#entry.model,
+      script.latencyMs ?? 0,
+    );
+    entry.detail.speechStoppedAt = this.#speechStoppedAt;
+    const words = tokensOf(script.transcript);
+    const usage = { input_tokens: Math.round(seconds * 10), output_tokens: words.length };
+    entry.usage = {
+      audioSeconds: seconds,
+      promptTokens: usage.input_tokens,
+      completionTokens: usage.output_tokens,
+    };
+    this.#pendingTranscript = undefined;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      for (const word of words) {
+        this.#send({
+          type: 'conversation.item.input_audio_transcription.delta',
+          item_id: itemId,
+          content_index: 0,
+          delta: word,
+        });
+        markFirstByte(entry);
+      }
+      this.#send({
+        type: 'conversation.item.input_audio_transcription.completed',
+        item_id: itemId,
+        content_index: 0,
+        transcript: script.transcript,
+        usage: { type: 'tokens', total_tokens: usage.input_tokens + usage.output_tokens, ...usage },
+      });
+      markFirstByte(entry);
+      entry.detail.completedSentAt = Date.now();
+      finish(entry, 'ok');
+    }, script.latencyMs ?? 0);
+    this.#timers.add(timer);
+  }
+
+  readonly #timers = new Set<NodeJS.Timeout>();
 
   /** Input audio committed since the last response: what the next response bills. */
   #heardSeconds = 0;
