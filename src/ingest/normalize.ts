@@ -58,6 +58,16 @@ export function providerOfSource(source: unknown): ProviderRef {
   return providerOf({ modelProvider: read('provider'), modelName: read('model') }, label);
 }
 
+function optionalNumber<K extends string>(
+  m: Obj,
+  field: K,
+  where: string,
+  odd: OddFieldSink,
+): Partial<Record<K, number>> {
+  const v = num(m, field, where, odd);
+  return v === undefined ? {} : ({ [field]: v } as Record<K, number>);
+}
+
 /** The framework's request id, bounded: it is only used as a key, and a provider may invent it. */
 function requestIdOf(m: Obj): { requestId?: string } {
   const id = str(m, 'requestId');
@@ -141,6 +151,8 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
           cancelled: m.cancelled === true,
           streamed: m.streamed === true,
           ...requestIdOf(m),
+          ...optionalNumber(m, 'charactersCount', 'tts_metrics', odd),
+          ...optionalNumber(m, 'audioDurationMs', 'tts_metrics', odd),
           ...providerOf(m.metadata, m.label),
         },
       ];

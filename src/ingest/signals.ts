@@ -66,6 +66,9 @@ export type Signal =
       /** Reported by a streaming synthesis (the framework's stream adapters report so too). */
       streamed?: boolean;
       requestId?: string;
+      /** Characters synthesized and audio produced, as the framework reports them. */
+      charactersCount?: number;
+      audioDurationMs?: number;
       traceId?: string;
     } & ProviderRef)
   | ({ kind: 'error'; at: number; component: Component; recoverable: boolean } & ProviderRef)

@@ -5,12 +5,14 @@
  * (−5/+60 ms: loopback, timers and the framework's ms truncation).
  */
 import { llm as llmNs, tokenize, tts as ttsNs } from '@livekit/agents';
+import * as elevenlabs from '@livekit/agents-plugin-elevenlabs';
 import * as openai from '@livekit/agents-plugin-openai';
 import { AudioFrame } from '@livekit/rtc-node';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { z } from 'zod';
 import { type MetricSample, type SessionMetrics, attachMetrics } from '../../../src/index.js';
+import { ElevenLabsServer } from '../../support/providers/elevenlabs-server.js';
 import { OpenAICompatibleServer } from '../../support/providers/openai-server.js';
 import {
   LoopStall,
@@ -249,6 +251,42 @@ describe('the real OpenAI plugin against a local OpenAI-compatible server', () =
     const n = pluginNumbers(metrics, 'tts');
     assert.deepEqual([n.requests, n.latency.count], [served.length, served.length]);
     await metrics.close();
+  });
+
+  it('counts each synthesis once behind a fallback adapter, alone or before a streaming TTS', async () => {
+    const el = await ElevenLabsServer.start();
+    try {
+      for (const withStreaming of [false, true]) {
+        server.log.clear();
+        server.chat.setDefault({
+          text: 'This reply has two sentences in it. And here is the second one.',
+          ttftMs: 20,
+          tokenIntervalMs: 20,
+        });
+        server.speech.setDefault({ firstByteMs: 60 });
+        const members: ttsNs.TTS[] = [new openai.TTS({ baseURL: server.baseURL, apiKey: API_KEY })];
+        if (withStreaming)
+          members.push(new elevenlabs.TTS({ baseURL: el.baseURL, apiKey: API_KEY }));
+        const h = await startTextSession({
+          llm: new openai.LLM({ baseURL: server.baseURL, apiKey: API_KEY, model: 'gpt-4o-mini' }),
+          tts: new ttsNs.FallbackAdapter({ ttsInstances: members }),
+        });
+        harnesses.push(h);
+        const metrics = attachMetrics(h.session);
+        const raw = frameworkReports(h.session, 'tts_metrics');
+        for (const input of ['one', 'two']) await h.send(input);
+
+        const served = server.log.of('speech');
+        assert.equal(served.length, 4, `${withStreaming}`);
+        // the fallback adapter's own streams report every request again
+        assert.ok(raw.length >= 2 * served.length, `${raw.length} reports`);
+        const n = pluginNumbers(metrics, 'tts');
+        assert.deepEqual([n.requests, n.latency.count], [served.length, served.length]);
+        await metrics.close();
+      }
+    } finally {
+      await el.close();
+    }
   });
 
   it('counts each transcription behind the VAD once, with the latency the server applied', async () => {

@@ -14,6 +14,8 @@ const recorded = JSON.parse(
   ),
 ) as { servedRequests: number; events: Array<{ metrics: Record<string, unknown> }> };
 
+type TtsSignal = Extract<Signal, { kind: 'tts_request' }>;
+
 class FakeSession extends EventEmitter {
   constructor(readonly tts?: unknown) {
     super();
@@ -32,7 +34,7 @@ function replay(session: FakeSession, events: Array<{ metrics: Record<string, un
   return signals.filter((s) => s.kind === 'tts_request');
 }
 
-const tts = (m: Record<string, unknown>): Signal => ({
+const tts = (m: Partial<TtsSignal>): TtsSignal => ({
   kind: 'tts_request',
   at: 0,
   startedAt: 0,
@@ -61,10 +63,30 @@ describe('RequestDedupe', () => {
 
   it('keeps every segment of a streaming TTS that reuses one request id', () => {
     const dedupe = new RequestDedupe();
-    const segment = tts({ streamed: true, requestId: 'ctx-1' });
+    const segment = (charactersCount: number) =>
+      tts({
+        streamed: true,
+        requestId: 'ctx-1',
+        charactersCount,
+        audioDurationMs: 40 * charactersCount,
+      });
     assert.deepEqual(
-      [dedupe.isRepeat(segment, true), dedupe.isRepeat(segment, true)],
+      [dedupe.isRepeat(segment(20), true), dedupe.isRepeat(segment(31), true)],
       [false, false],
+    );
+  });
+
+  it('drops a forwarded copy of a TTS report (same id, same characters and audio)', () => {
+    const dedupe = new RequestDedupe();
+    const report = tts({
+      streamed: false,
+      requestId: 'r1',
+      charactersCount: 27,
+      audioDurationMs: 1080,
+    });
+    assert.deepEqual(
+      [dedupe.isRepeat(report, undefined), dedupe.isRepeat({ ...report, ttfbMs: 3 }, undefined)],
+      [false, true],
     );
   });
 
