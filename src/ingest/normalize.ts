@@ -64,6 +64,22 @@ export function providerOfSource(source: unknown): ProviderRef {
   return providerOf({ modelProvider: read('provider'), modelName: read('model') }, label);
 }
 
+function optionalNumber<K extends string>(
+  m: Obj,
+  field: K,
+  where: string,
+  odd: OddFieldSink,
+): Partial<Record<K, number>> {
+  const v = num(m, field, where, odd);
+  return v === undefined ? {} : ({ [field]: v } as Record<K, number>);
+}
+
+/** The framework's request id, bounded: it is only used as a key, and a provider may invent it. */
+function requestIdOf(m: Obj): { requestId?: string } {
+  const id = str(m, 'requestId');
+  return id && id.length <= 200 ? { requestId: id } : {};
+}
+
 const ERROR_COMPONENTS: Record<string, Component> = {
   stt_error: 'stt',
   llm_error: 'llm',
@@ -97,6 +113,7 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
           at: timestamp,
           durationMs,
           streamed,
+          ...requestIdOf(m),
           ...providerOf(m.metadata, m.label),
         },
       ];
@@ -120,6 +137,7 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
           cancelled: m.cancelled === true,
           completionTokens: tokens,
           tokensPerSec: num(m, 'tokensPerSecond', where, odd) ?? 0,
+          ...requestIdOf(m),
           ...providerOf(m.metadata, m.label),
         },
       ];
@@ -137,6 +155,10 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
           ttfbMs: timing.firstOutputMs,
           durationMs,
           cancelled: m.cancelled === true,
+          streamed: m.streamed === true,
+          ...requestIdOf(m),
+          ...optionalNumber(m, 'charactersCount', 'tts_metrics', odd),
+          ...optionalNumber(m, 'audioDurationMs', 'tts_metrics', odd),
           ...providerOf(m.metadata, m.label),
         },
       ];
@@ -255,7 +277,9 @@ export function normalizeSessionEvent(event: unknown, odd: OddFieldSink): Signal
           kind: 'error',
           at,
           component,
-          recoverable: error.recoverable === true,
+          // `recoverable` says whether the framework retries the request. A realtime model's
+          // "recoverable" error ends its response (the session goes on); nothing retries it.
+          recoverable: error.recoverable === true && error.type !== 'realtime_model_error',
           ...(isObj(event.source) ? providerOfSource(event.source) : providerOf({}, error.label)),
         },
       ];
