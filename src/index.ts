@@ -24,6 +24,7 @@ export {
   startMetricsServer,
   type MetricsAuth,
   type MetricsServer,
+  type MetricsRegistry,
   type MetricsServerOptions,
 } from './prometheus/metrics-server.js';
 export {

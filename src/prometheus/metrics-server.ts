@@ -23,7 +23,7 @@ import {
   resolveServerOptions,
 } from './server-options.js';
 
-export type { MetricsAuth, MetricsServerOptions } from './server-options.js';
+export type { MetricsAuth, MetricsRegistry, MetricsServerOptions } from './server-options.js';
 
 export interface MetricsServer {
   port: number;

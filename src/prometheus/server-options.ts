@@ -2,7 +2,6 @@
  * The options of `startMetricsServer`, validated once (every problem reported at once) with
  * their defaults filled in.
  */
-import type { Registry } from 'prom-client';
 import { resolveAlertRules } from '../alerts/rules.js';
 import { statDef } from '../catalog/index.js';
 import { integerOption } from '../config.js';
@@ -12,6 +11,13 @@ import type { AlertRules } from '../types.js';
 import { type BucketLayout, DEFAULT_BUCKETS } from './metric-families.js';
 
 export type MetricsAuth = { bearerToken: string } | { username: string; password: string };
+
+/** What the server needs of a registry of your own metrics: prom-client's `Registry` fits (the
+ * plugin does not depend on prom-client's types, so a project without it still compiles). */
+export interface MetricsRegistry {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
 
 /** Options of `startMetricsServer`. */
 export interface MetricsServerOptions {
@@ -26,7 +32,7 @@ export interface MetricsServerOptions {
   auth?: MetricsAuth;
   /** A prom-client registry of your own metrics, served at the same endpoint after the
    * plugin's (in the registry's content type). Default: none. */
-  registry?: Registry;
+  registry?: MetricsRegistry;
   /** Histogram boundaries; latency in seconds. Default: DEFAULT_BUCKETS. Every process of the
    * worker uses the same layout (job processes receive it from this process). */
   buckets?: Partial<BucketLayout>;
@@ -47,7 +53,7 @@ export interface ResolvedServerOptions {
   host: string;
   path: string;
   auth: MetricsAuth | undefined;
-  registry: Registry | undefined;
+  registry: MetricsRegistry | undefined;
   layout: BucketLayout;
   hub: boolean;
   flushMs: number;
@@ -118,7 +124,7 @@ export function resolveServerOptions(o: MetricsServerOptions): ResolvedServerOpt
     [],
   );
   const registry = check.take(() => {
-    const r = o.registry as Partial<Registry> | undefined;
+    const r = o.registry as Partial<MetricsRegistry> | undefined;
     if (r !== undefined && (typeof r?.metrics !== 'function' || typeof r.contentType !== 'string'))
       throw new MetricsConfigError('registry', 'expected a prom-client Registry');
     return o.registry;

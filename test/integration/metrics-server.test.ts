@@ -11,7 +11,14 @@ import type * as nodeCrypto from 'node:crypto';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { MetricsConfigError, attachMetrics, startMetricsServer } from '../../src/index.js';
+import { Counter, Registry } from 'prom-client';
+import {
+  MetricsConfigError,
+  attachMetrics,
+  createMetricsRuntime,
+  startMetricsServer,
+} from '../../src/index.js';
+import { promtoolCheckMetrics } from '../support/prometheus-tools.js';
 import type { MetricsServer } from '../../src/index.js';
 import { ScriptedLLM } from '../support/scripted-llm.js';
 
@@ -167,6 +174,37 @@ describe('startMetricsServer options', () => {
       crypto.timingSafeEqual = original;
       syncBuiltinESMExports();
       await bearer.close();
+    }
+  });
+
+  it("serves a user's prom-client registry after the plugin's families, in its content type", async () => {
+    for (const openMetrics of [false, true]) {
+      const registry = new Registry();
+      if (openMetrics) registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
+      new Counter({ name: 'my_app_calls_total', help: 'Calls.', registers: [registry] }).inc(3);
+      const runtime = createMetricsRuntime({ hub: false });
+      const own = await startMetricsServer({
+        port: 0,
+        host: '127.0.0.1',
+        hub: false,
+        registry,
+        runtime,
+      });
+      try {
+        const res = await fetch(own.url);
+        assert.equal(res.headers.get('content-type'), registry.contentType);
+        const text = await res.text();
+        assert.match(text, /^# TYPE lk_agents_requests(_total)? counter$/m, 'the plugin families');
+        assert.match(text, /^my_app_calls_total 3$/m, 'the user metric');
+        if (openMetrics) assert.equal(text.match(/# EOF/g)?.length, 1, 'one # EOF, at the end');
+        // promtool lints the text format (it reads OpenMetrics counters as untyped families)
+        if (!openMetrics) {
+          const check = promtoolCheckMetrics(text);
+          assert.equal(check.status, 0, check.output);
+        }
+      } finally {
+        await own.close();
+      }
     }
   });
 
