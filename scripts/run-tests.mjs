@@ -9,7 +9,7 @@
 //   node scripts/run-tests.mjs FILE...       just these files
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, normalize } from 'node:path';
 
 /** The directories of each tier. Every test file belongs to exactly one (checked below). */
 const TIERS = {
@@ -30,48 +30,65 @@ function findTests(dir) {
 
 const args = process.argv.slice(2);
 const tier = args.length === 1 && Object.hasOwn(TIERS, args[0]) ? args[0] : undefined;
-let files;
-if (tier) {
-  files = TIERS[tier].flatMap(findTests);
-} else if (args.length > 0) {
-  files = args;
-} else {
-  files = findTests('test');
-  // A test in a directory of no tier would run only under `npm test`: say so instead.
-  const tiered = new Set(Object.values(TIERS).flat().flatMap(findTests));
-  const stray = files.filter((f) => !tiered.has(f));
-  if (stray.length > 0) {
-    console.error(`test files in no tier (add their directory to TIERS in ${process.argv[1]}):`);
-    for (const f of stray) console.error(`  ${f}`);
-    process.exit(1);
-  }
-}
-if (files.length === 0) {
-  console.error(`no test files found${tier ? ` in the ${tier} tier` : ' under test/'}`);
-  process.exit(1);
-}
+const inTier = (name, file) => TIERS[name].some((dir) => file.startsWith(`${dir}/`));
 
-const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit', env: process.env }).status ?? 1;
-
-// Only the full run typechecks (about half a minute): a tier runs its tests at once, through tsx,
-// which strips the types; `npm run typecheck` checks them on their own.
-// Node code and tests, then the browser side (DOM, no Node types: the overlay and test pages).
-for (const tsconfig of args.length === 0 ? ['tsconfig.json', 'tsconfig.browser.json'] : []) {
-  if (run('npx', ['tsc', '-p', tsconfig]) !== 0) {
-    console.error(`typecheck failed (${tsconfig})`);
-    process.exit(1);
-  }
-}
-process.exit(
-  run(process.execPath, [
+/** Runs test files in one `node --test`; unit-tier files under the guard that keeps them pure. */
+function runFiles(files, unit) {
+  return run(process.execPath, [
     '--expose-gc',
     '--import',
     'tsx',
+    // test/support/unit-guard.ts: a child process, socket, server or fetch fails a unit test
+    ...(unit ? ['--import', './test/support/unit-guard.ts'] : []),
     '--test',
     '--test-reporter=spec',
     // A test file whose tests are done ends even if a native handle (e.g. a LiveKit SDK room
     // left undisposed) would keep it alive: a leak must not stall the whole run.
     '--test-force-exit',
     ...files,
-  ]),
-);
+  ]);
+}
+
+function run(cmd, cmdArgs) {
+  return spawnSync(cmd, cmdArgs, { stdio: 'inherit', env: process.env }).status ?? 1;
+}
+
+if (tier) {
+  const files = TIERS[tier].flatMap(findTests);
+  if (files.length === 0) fail(`no test files in the ${tier} tier`);
+  process.exit(runFiles(files, tier === 'unit'));
+}
+if (args.length > 0) {
+  // Files of the unit tier alone run under its guard, as they do in the tier.
+  process.exit(
+    runFiles(
+      args,
+      args.every((f) => inTier('unit', normalize(f))),
+    ),
+  );
+}
+
+// Everything: the typechecks, then each tier (all of them, even after a failure).
+const all = findTests('test');
+// A test in a directory of no tier would run only here: say so instead.
+const stray = all.filter((f) => !Object.keys(TIERS).some((name) => inTier(name, f)));
+if (stray.length > 0) {
+  fail(`test files in no tier (add their directory to TIERS in scripts/run-tests.mjs):
+  ${stray.join('\n  ')}`);
+}
+// The typechecks take about half a minute, so only this full run does them (`npm run typecheck`
+// does them alone); a tier runs its tests at once through tsx, which strips the types.
+// Node code and tests, then the browser side (DOM, no Node types: the overlay and test pages).
+for (const tsconfig of ['tsconfig.json', 'tsconfig.browser.json']) {
+  if (run('npx', ['tsc', '-p', tsconfig]) !== 0) fail(`typecheck failed (${tsconfig})`);
+}
+const failed = Object.keys(TIERS).filter((name) => {
+  const files = all.filter((f) => inTier(name, f));
+  return files.length > 0 && runFiles(files, name === 'unit') !== 0;
+});
+if (failed.length > 0) fail(`failed: the ${failed.join(', ')} tier${failed.length > 1 ? 's' : ''}`);
+
+function fail(message) {
+  console.error(message);
+  process.exit(1);
+}
