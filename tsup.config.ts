@@ -3,7 +3,8 @@ import { defineConfig, type Options } from 'tsup';
 
 const node: Options = {
   // `cli` is the package's binary (dist/cli.js, `bin` in package.json); its shebang is kept.
-  entry: { index: 'src/index.ts', cli: 'src/cli.ts' },
+  // `caller` is `livekit-agents-metrics/caller` (heard latency for @livekit/rtc-node callers).
+  entry: { index: 'src/index.ts', cli: 'src/cli.ts', caller: 'src/caller/index.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -10,8 +10,12 @@
  * LIVEKIT_API_SECRET set, the demo agent joins a real LiveKit room instead, and the page joins it
  * with livekit-client (so does `livekit-agents-metrics watch --room agents-metrics-demo`).
  *
- *   npm run demo                 # 10 turns
+ * After its turns the demo keeps serving /metrics and the overlay until Ctrl-C (or SIGTERM),
+ * on a terminal or with its output piped alike; `--exit` makes it exit after its turns instead.
+ *
+ *   npm run demo                 # 10 turns, then serves until Ctrl-C
  *   npm run demo -- --turns 20 --overlay-port 8090 --room agents-metrics-demo
+ *   npm run demo -- --turns 3 --exit
  */
 import './overlay/quiet-sdk-log.js'; // first: before @livekit/rtc-node loads
 import { fileURLToPath } from 'node:url';
@@ -24,6 +28,7 @@ import { ScriptedLLM, type ScriptedResponse, toolOutputKey } from '../test/suppo
 import { createTestTools, startVoiceSession } from '../test/support/session-harness.js';
 import { loadSpeechWav } from '../test/support/speech.js';
 import { seededRandom } from '../test/support/timing.js';
+import { alertSubject, alertText, formatValue } from '../src/catalog/format.js';
 import { renderSummary } from '../src/view/text-report.js';
 import { joinLiveKitRoom, liveKitFromEnv } from './overlay/livekit-room.js';
 import { LoopbackRoom } from './overlay/loopback-room.js';
@@ -35,6 +40,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '7' },
     'overlay-port': { type: 'string', default: '8090' },
     room: { type: 'string', default: 'agents-metrics-demo' },
+    exit: { type: 'boolean', default: false },
   },
 });
 const turnCount = Math.max(1, Number(args.turns) || 10);
@@ -163,7 +169,9 @@ const alertLog: string[] = [];
 metrics.on('turn', (t) => (lastTurn = t));
 metrics.on('alert', (a) =>
   alertLog.push(
-    `${a.state === 'raised' ? '▲' : '▼'} ${a.state} ${a.level} ${a.metric}${a.component ? `(${a.component})` : ''} at ${a.value.toFixed(0)}`,
+    a.state === 'raised'
+      ? `▲ ${alertText(a)}`
+      : `▼ ${alertSubject(a)} ${formatValue(a.metric, a.value)}: ${a.level} cleared`,
   ),
 );
 
@@ -176,9 +184,11 @@ const draw = (title: string) => {
   process.stdout.write(tty ? `\x1b[2J\x1b[H${screen}` : `${screen}\n`);
 };
 
-draw(
-  `livekit-agents-metrics demo: ${turnCount} turns through a real AgentSession (Ctrl-C to stop)`,
-);
+/** What happens after the turns, said up front: the same on a terminal and with output piped. */
+const afterTurns = args.exit
+  ? 'then it exits (--exit)'
+  : 'then it keeps serving /metrics and the overlay until Ctrl-C (--exit to quit instead)';
+draw(`livekit-agents-metrics demo: ${turnCount} turns through a real AgentSession; ${afterTurns}`);
 for (let turn = 0; turn < turnCount; turn++) {
   const line = turn % LINES.length;
   // Occasionally the LLM provider fails outright.
@@ -205,12 +215,18 @@ process.stdout.write(
     (metrics.summary().bottleneck ?? 'none') +
     '\n',
 );
-if (tty) {
-  // On a terminal, the overlay and /metrics stay up to be looked at.
-  process.stdout.write(`Overlay ${overlay.url} and /metrics stay up: Ctrl-C to exit.\n`);
-  await new Promise((resolve) => process.once('SIGINT', resolve));
+await new Promise((resolve) => setTimeout(resolve, 500)); // let the final summary reach viewers
+if (args.exit) {
+  process.stdout.write('--exit: closing the overlay and /metrics.\n');
 } else {
-  await new Promise((resolve) => setTimeout(resolve, 500)); // let the final summary reach viewers
+  // Whether or not stdout is a terminal: the overlay and /metrics stay up to be looked at.
+  process.stdout.write(
+    `Overlay ${overlay.url} and ${metricsServer.url} stay up: Ctrl-C to exit.\n`,
+  );
+  await new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
 }
 await overlay.close();
 await joined?.close();

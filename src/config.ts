@@ -1,6 +1,6 @@
 import type { Meter } from '@opentelemetry/api';
 import { type ResolvedRule, resolveAlertRules } from './alerts/rules.js';
-import { FAMILIES, FAMILY_KEYS } from './catalog/families.js';
+import { LABEL_NAME, MAX_LABEL_VALUE, RESERVED_LABELS } from './catalog/label-names.js';
 import { ConfigCheck, MetricsConfigError } from './errors.js';
 import { type MetricsRuntime, defaultMetricsRuntime } from './runtime.js';
 import type { AttachMetricsOptions, MetricsLogger, MetricsRoom } from './options.js';
@@ -34,18 +34,6 @@ export interface ResolvedPublishOptions {
   intervalMs: number;
   destinationIdentities: string[] | undefined;
 }
-
-/** Prometheus label names; `__`-prefixed names are reserved. */
-export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-/** Longest constant label value (as tool, provider and model names are capped). */
-export const MAX_LABEL_VALUE = 128;
-/** Labels the exporters set themselves (the catalog's family labels, and Prometheus's own), so
- * a constant label must not take them. */
-export const RESERVED_LABELS: readonly string[] = [
-  'le',
-  'quantile',
-  ...new Set(FAMILY_KEYS.flatMap((key) => FAMILIES[key].labelNames)),
-];
 
 const consoleLogger: MetricsLogger = {
   warn: (obj, msg) => console.warn('[livekit-agents-metrics]', msg ?? '', obj),

@@ -33,7 +33,8 @@ export function formatPercent(value: number | null | undefined): string {
   return `${trimZeros(clamp(value).toFixed(1))}%`;
 }
 
-/** A value in its metric's unit: `412 ms`, `1.21 s`, `38.5 tokens/s`, `12.5%`. */
+/** A value in its metric's unit: `412 ms`, `1.21 s`, `38.5/s` (tokens per second: the metric's
+ * label says what is counted), `12.5%`. */
 export function formatValue(metric: AlertMetric, value: number | null | undefined): string {
   switch (unitOf(metric)) {
     case 'ms':
@@ -43,7 +44,7 @@ export function formatValue(metric: AlertMetric, value: number | null | undefine
     default:
       return value === null || value === undefined || !Number.isFinite(value)
         ? DASH
-        : `${trimZeros(clamp(value).toFixed(1))} tokens/s`;
+        : `${trimZeros(clamp(value).toFixed(1))}/s`;
   }
 }
 

@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { MetricsFeed } from '../view/metrics-feed.js';
-import { describeAlert, printable, renderSummary, renderWaterfall } from '../view/text-report.js';
+import {
+  describeAlert,
+  printable,
+  renderSummary,
+  renderWaterfall,
+  safeJson,
+} from '../view/text-report.js';
 import {
   DEFAULT_TOPIC,
   type MetricsMessage,
@@ -174,43 +180,70 @@ export const watchCommand: Command = {
   },
 };
 
-async function watch(a: WatchArgs, io: CliIo): Promise<number> {
-  const { rtc, sdk } = await loadLiveKit();
-  const room = new rtc.Room();
-  const feed = new MetricsFeed();
+/** What watch prints for each received message: JSON lines, plain lines when piped, or one
+ * screen redrawn in place on a terminal. */
+function printerFor(a: WatchArgs, io: CliIo, feed: MetricsFeed) {
   const tty = !a.json && process.stdout.isTTY === true;
   const color = tty && !process.env.NO_COLOR;
   const alertLog: string[] = [];
-
-  const show = (message: MetricsMessage | null, sender: string) => {
+  return (message: MetricsMessage | null, sender: string) => {
     if (!message) return;
     if (a.json) {
-      io.stdout(JSON.stringify({ from: sender, ...message }) + '\n');
+      io.stdout(safeJson({ from: sender, ...message }) + '\n');
       return;
     }
     if (!tty) {
       io.stdout(describeMessage(message, sender, color));
       return;
     }
-    // On a terminal, one screen redrawn in place: each agent's summary and last turn.
     if (message.type === 'alert') alertLog.push(describeMessage(message, sender, color).trim());
-    const screens = feed.agents.map((state) => {
-      const who = printable(state.sender || 'agent');
-      const status = state.final ? 'session ended' : 'live';
-      const head = `── ${who} (${status}) ─ room "${printable(state.room)}" ─ ${new Date(state.updatedAt).toLocaleTimeString()}`;
-      const body = state.summary
-        ? renderSummary(state.summary, state.lastTurn, { color })
-        : state.lastTurn
-          ? renderWaterfall(state.lastTurn).join('\n')
-          : 'waiting for metrics…';
-      return `${head}\n${body}`;
-    });
-    const events = alertLog.slice(-4).join('\n');
-    io.stdout(
-      `\x1b[2J\x1b[Hwatching room "${printable(a.room)}" (Ctrl-C to leave)\n\n` +
-        `${screens.join('\n\n')}${events ? `\n\nalert events:\n${events}` : ''}\n`,
-    );
+    io.stdout(renderScreen(a, feed, alertLog, color));
   };
+}
+
+/** The terminal screen: each agent's summary and last turn, and the latest alert events. */
+function renderScreen(a: WatchArgs, feed: MetricsFeed, alertLog: string[], color: boolean) {
+  const screens = feed.agents.map((state) => {
+    const who = printable(state.sender || 'agent');
+    const status = state.final ? 'session ended' : 'live';
+    const head = `── ${who} (${status}) ─ room "${printable(state.room)}" ─ ${new Date(state.updatedAt).toLocaleTimeString()}`;
+    const body = state.summary
+      ? renderSummary(state.summary, state.lastTurn, { color })
+      : state.lastTurn
+        ? renderWaterfall(state.lastTurn).join('\n')
+        : 'waiting for metrics…';
+    return `${head}\n${body}`;
+  });
+  const events = alertLog.slice(-4).join('\n');
+  return (
+    `\x1b[2J\x1b[Hwatching room "${printable(a.room)}" (Ctrl-C to leave)\n\n` +
+    `${screens.join('\n\n')}${events ? `\n\nalert events:\n${events}` : ''}\n`
+  );
+}
+
+/** Resolves when the duration is up, on Ctrl-C or SIGTERM, or when the room closes. */
+function untilDone(
+  a: WatchArgs,
+  room: { once(event: string, fn: () => void): unknown },
+  disconnected: string,
+) {
+  return new Promise<void>((resolve) => {
+    const timer = a.durationMs === undefined ? undefined : setTimeout(resolve, a.durationMs);
+    const stop = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    room.once(disconnected, stop);
+  });
+}
+
+async function watch(a: WatchArgs, io: CliIo): Promise<number> {
+  const { rtc, sdk } = await loadLiveKit();
+  const room = new rtc.Room();
+  const feed = new MetricsFeed();
+  const show = printerFor(a, io, feed);
 
   room.on(rtc.RoomEvent.DataReceived, (payload, participant, _kind, topic) => {
     if (topic !== a.topic) return;
@@ -243,17 +276,7 @@ async function watch(a: WatchArgs, io: CliIo): Promise<number> {
     io.stderr(`watching room "${printable(a.room)}" on topic "${a.topic}" (Ctrl-C to leave)\n`);
   }
   void askForSummary();
-
-  await new Promise<void>((resolve) => {
-    const timer = a.durationMs === undefined ? undefined : setTimeout(resolve, a.durationMs);
-    const stop = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    room.once(rtc.RoomEvent.Disconnected, stop);
-  });
+  await untilDone(a, room, rtc.RoomEvent.Disconnected);
   await room.disconnect().catch(() => {});
   // the SDK's native side keeps the process alive until it is disposed
   await rtc.dispose().catch(() => {});

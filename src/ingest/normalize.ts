@@ -16,9 +16,15 @@ function num(o: Obj, field: string, where: string, odd: OddFieldSink): number | 
   return undefined;
 }
 
+/** Longest tool, provider, model or speech id name kept: they become label values and keys of
+ * the summary, and an LLM can invent a tool name of any length. */
+export const MAX_NAME_LENGTH = 128;
+
+/** A non-empty string field, cut to {@link MAX_NAME_LENGTH} characters. */
 function str(o: Obj, field: string): string | undefined {
   const v = o[field];
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
+  if (typeof v !== 'string' || v.length === 0) return undefined;
+  return v.length > MAX_NAME_LENGTH ? `${v.slice(0, MAX_NAME_LENGTH - 1)}…` : v;
 }
 
 /** `ChatMessage.metrics` are in seconds; this is the one place they become milliseconds. */
@@ -29,7 +35,7 @@ function providerOf(metadata: unknown, label: unknown): ProviderRef {
   const meta = isObj(metadata) ? metadata : {};
   const provider = str(meta, 'modelProvider');
   const model = str(meta, 'modelName');
-  const fallback = typeof label === 'string' && label.length > 0 ? label : 'unknown';
+  const fallback = str({ label }, 'label') ?? 'unknown';
   return {
     provider: provider && provider !== 'unknown' ? provider : fallback,
     model: model ?? 'unknown',
@@ -56,6 +62,22 @@ export function providerOfSource(source: unknown): ProviderRef {
     }
   }
   return providerOf({ modelProvider: read('provider'), modelName: read('model') }, label);
+}
+
+function optionalNumber<K extends string>(
+  m: Obj,
+  field: K,
+  where: string,
+  odd: OddFieldSink,
+): Partial<Record<K, number>> {
+  const v = num(m, field, where, odd);
+  return v === undefined ? {} : ({ [field]: v } as Record<K, number>);
+}
+
+/** The framework's request id, bounded: it is only used as a key, and a provider may invent it. */
+function requestIdOf(m: Obj): { requestId?: string } {
+  const id = str(m, 'requestId');
+  return id && id.length <= 200 ? { requestId: id } : {};
 }
 
 const ERROR_COMPONENTS: Record<string, Component> = {
@@ -91,6 +113,7 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
           at: timestamp,
           durationMs,
           streamed,
+          ...requestIdOf(m),
           ...providerOf(m.metadata, m.label),
         },
       ];
@@ -114,6 +137,7 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
           cancelled: m.cancelled === true,
           completionTokens: tokens,
           tokensPerSec: num(m, 'tokensPerSecond', where, odd) ?? 0,
+          ...requestIdOf(m),
           ...providerOf(m.metadata, m.label),
         },
       ];
@@ -131,6 +155,10 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
           ttfbMs: timing.firstOutputMs,
           durationMs,
           cancelled: m.cancelled === true,
+          streamed: m.streamed === true,
+          ...requestIdOf(m),
+          ...optionalNumber(m, 'charactersCount', 'tts_metrics', odd),
+          ...optionalNumber(m, 'audioDurationMs', 'tts_metrics', odd),
           ...providerOf(m.metadata, m.label),
         },
       ];
@@ -249,7 +277,9 @@ export function normalizeSessionEvent(event: unknown, odd: OddFieldSink): Signal
           kind: 'error',
           at,
           component,
-          recoverable: error.recoverable === true,
+          // `recoverable` says whether the framework retries the request. A realtime model's
+          // "recoverable" error ends its response (the session goes on); nothing retries it.
+          recoverable: error.recoverable === true && error.type !== 'realtime_model_error',
           ...(isObj(event.source) ? providerOfSource(event.source) : providerOf({}, error.label)),
         },
       ];

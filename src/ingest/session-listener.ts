@@ -5,6 +5,7 @@ import {
   type OddFieldSink,
   providerOfSource,
 } from './normalize.js';
+import { RequestDedupe } from './request-dedupe.js';
 import type { Signal } from './signals.js';
 
 /** The AgentSession events the metrics are derived from. */
@@ -29,12 +30,23 @@ function activeTraceId(): string | undefined {
   return context && isSpanContextValid(context) ? context.traceId : undefined;
 }
 
+/** An LLM or TTS request report with no first output that was not cancelled: a failure's. */
+function isOutputless(signal: Signal): boolean {
+  if (signal.kind === 'llm_request') return signal.ttftMs === undefined && !signal.cancelled;
+  if (signal.kind === 'tts_request') return signal.ttfbMs === undefined && !signal.cancelled;
+  return false;
+}
+
 /** The part of `voice.AgentSession` the listener uses: an event emitter. */
 export interface SessionLike {
   on(event: string, listener: (ev: unknown) => void): unknown;
   off(event: string, listener: (ev: unknown) => void): unknown;
   /** The session's STT, which names the provider of a streaming transcript. */
   readonly stt?: unknown;
+  /** The session's TTS; whether it streams tells the framework's adapter reports apart. */
+  readonly tts?: unknown;
+  /** The running agent, whose own TTS (if any) replaces the session's. */
+  readonly currentAgent?: unknown;
 }
 
 /** The part of `voice.SpeechHandle` the listener uses; `_addItemAddedCallback` is internal to
@@ -59,6 +71,7 @@ export interface SessionListenerSinks {
  */
 export class SessionListener {
   private readonly handlers = new Map<string, (ev: unknown) => void>();
+  private readonly dedupe = new RequestDedupe();
   private detached = false;
 
   constructor(
@@ -91,16 +104,62 @@ export class SessionListener {
       const traceId =
         name === 'metrics_collected' || name === 'speech_created' ? activeTraceId() : undefined;
       for (const signal of normalizeSessionEvent(ev, this.sinks.odd)) {
-        if (traceId && TRACED.has(signal.kind)) (signal as { traceId?: string }).traceId = traceId;
-        // A streaming transcript does not say who made it; the session's STT does.
-        if (signal.kind === 'stt_final_transcript')
-          Object.assign(signal, providerOfSource(this.session.stt));
-        this.sinks.signal(signal);
+        if (
+          signal.kind === 'tts_request' ||
+          signal.kind === 'stt_request' ||
+          signal.kind === 'llm_request'
+        ) {
+          const ttsStreams = signal.kind === 'tts_request' ? this.ttsStreams() : undefined;
+          if (this.dedupe.isRepeat(signal, ttsStreams)) continue;
+        }
+        if (isOutputless(signal)) {
+          // A failed request reports its metrics and its error in one synchronous run, in either
+          // order (the realtime model reports first: @livekit/agents-plugin-openai 1.9
+          // realtime_model.ts handleResponseDone). Waiting one microtask lets the error come
+          // first, so the ledger takes the report as the failed request's, not as a success.
+          queueMicrotask(() => this.forward(signal, traceId));
+          continue;
+        }
+        this.forward(signal, traceId);
       }
       if (name === 'speech_created') this.watchSpeech(ev);
     } catch (error) {
       this.sinks.internalError(name, error);
     }
+  }
+
+  private forward(signal: Signal, traceId: string | undefined): void {
+    if (this.detached) return;
+    try {
+      if (traceId && TRACED.has(signal.kind)) (signal as { traceId?: string }).traceId = traceId;
+      // A streaming transcript does not say who made it; the session's STT does.
+      if (signal.kind === 'stt_final_transcript') {
+        Object.assign(signal, providerOfSource(this.session.stt));
+      }
+      this.sinks.signal(signal);
+    } catch (error) {
+      this.sinks.internalError(signal.kind, error);
+    }
+  }
+
+  /** Whether the TTS the running agent uses streams: the agent's own, else the session's. */
+  private ttsStreams(): boolean | undefined {
+    const read = (o: unknown, key: string): unknown => {
+      try {
+        return typeof o === 'object' && o !== null
+          ? (o as Record<string, unknown>)[key]
+          : undefined;
+      } catch {
+        // currentAgent throws while the session is not running; third-party getters may too
+        return undefined;
+      }
+    };
+    const tts = read(read(this.session, 'currentAgent'), 'tts') ?? read(this.session, 'tts');
+    // the framework's tts.StreamAdapter streams, but only by wrapping a TTS that does not
+    const label = read(tts, 'label');
+    if (typeof label === 'string' && label.startsWith('tts.StreamAdapter<')) return false;
+    const streaming = read(read(tts, 'capabilities'), 'streaming');
+    return typeof streaming === 'boolean' ? streaming : undefined;
   }
 
   private watchSpeech(ev: unknown): void {

@@ -33,7 +33,14 @@ export type Signal =
       endOfTurnDelayMs?: number;
     }
   | ({ kind: 'stt_final_transcript'; at: number } & Partial<ProviderRef>)
-  | ({ kind: 'stt_request'; at: number; durationMs: number; streamed: boolean } & ProviderRef)
+  | ({
+      kind: 'stt_request';
+      at: number;
+      durationMs: number;
+      streamed: boolean;
+      /** The framework's id of the provider request, when it reports one. */
+      requestId?: string;
+    } & ProviderRef)
   | ({
       kind: 'llm_request';
       at: number;
@@ -45,6 +52,7 @@ export type Signal =
       cancelled: boolean;
       completionTokens: number;
       tokensPerSec: number;
+      requestId?: string;
       traceId?: string;
     } & ProviderRef)
   | ({
@@ -55,6 +63,12 @@ export type Signal =
       ttfbMs?: number;
       durationMs: number;
       cancelled: boolean;
+      /** Reported by a streaming synthesis (the framework's stream adapters report so too). */
+      streamed?: boolean;
+      requestId?: string;
+      /** Characters synthesized and audio produced, as the framework reports them. */
+      charactersCount?: number;
+      audioDurationMs?: number;
       traceId?: string;
     } & ProviderRef)
   | ({ kind: 'error'; at: number; component: Component; recoverable: boolean } & ProviderRef)

@@ -11,6 +11,15 @@ export type {
   RoomFeedOptions,
 } from './room-feed.js';
 export { alertText, formatMs, formatPercent, formatValue } from '../catalog/format.js';
+export {
+  measureHeardLatency,
+  type BrowserHeardLatencyMeter,
+  type BrowserHeardLatencyOptions,
+  type HeardLatencyRoom,
+  type HeardLatencyTrack,
+} from './heard-latency.js';
+export type { HeardLatencyReport } from '../caller/heard-report.js';
+export type { VoiceActivityOptions } from '../caller/heard-latency-tracker.js';
 export { MetricsConfigError } from '../errors.js';
 export {
   MetricsFeed,

@@ -163,7 +163,15 @@ export async function startMetricsServer(
 ): Promise<MetricsServer> {
   const o = resolveServerOptions(options);
   const local = o.runtime.serveHere(o.layout);
-  const hub = o.hub ? await HubServer.start(o.layout, o.flushMs) : undefined;
+  let hub: HubServer | undefined;
+  try {
+    hub = o.hub ? await HubServer.start(o.layout, { flushMs: o.flushMs }) : undefined;
+  } catch (error) {
+    throw new MetricsConfigError(
+      'hub',
+      `cannot start the worker hub: ${(error as Error).message}; or set hub: false`,
+    );
+  }
   const source = scrapeStateSource(local, hub);
   const handle = requestHandler(o, source);
   const server = createServer((req, res) => {

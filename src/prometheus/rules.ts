@@ -7,7 +7,8 @@ import { MetricsConfigError } from '../errors.js';
 import { stringify } from 'yaml';
 import { FAMILY_CATALOG, STAT_NAMES, type StatName, statDef } from '../catalog/index.js';
 import type { AlertLevel, AlertRules } from '../types.js';
-import { LABEL_NAME, integerOption } from '../config.js';
+import { LABEL_NAME } from '../catalog/label-names.js';
+import { integerOption } from '../config.js';
 
 /** Options of {@link generatePrometheusRules}. */
 export interface PrometheusRulesOptions {

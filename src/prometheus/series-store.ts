@@ -63,7 +63,7 @@ export class SeriesStore {
     if (!byKey) this.histograms.set(family, (byKey = new Map()));
     let h = byKey.get(series.key);
     if (!h) {
-      if (!this.admit()) return;
+      if (!this.admit(family, series.labels)) return;
       h = {
         labels: series.labels,
         counts: new Array<number>(bounds.length + 1).fill(0),
@@ -91,8 +91,7 @@ export class SeriesStore {
       c.value += by;
       return;
     }
-    // the plugin's own health counters are always admitted: they must report the drops
-    if (!family.startsWith('dropped') && !this.admit()) return;
+    if (!this.admit(family, series.labels)) return;
     byKey.set(series.key, { labels: series.labels, value: by });
   }
 
@@ -111,7 +110,7 @@ export class SeriesStore {
         const key = labelKey(s.labels);
         const h = byKey.get(key);
         if (!h) {
-          if (this.admit()) byKey.set(key, structuredClone(s));
+          if (this.admit(family, s.labels)) byKey.set(key, structuredClone(s));
           continue;
         }
         for (let i = 0; i < h.counts.length; i++) h.counts[i]! += s.counts[i] ?? 0;
@@ -135,8 +134,7 @@ export class SeriesStore {
         const key = labelKey(s.labels);
         const c = byKey.get(key);
         if (c) c.value += s.value;
-        else if (family.startsWith('dropped') || this.admit())
-          byKey.set(key, { labels: s.labels, value: s.value });
+        else if (this.admit(family, s.labels)) byKey.set(key, { labels: s.labels, value: s.value });
       }
     }
   }
@@ -171,9 +169,15 @@ export class SeriesStore {
       : this.layout.latency;
   }
 
-  private admit(): boolean {
+  /**
+   * Whether a new series fits under the cap, which every family's series count against. The
+   * plugin's own health series are the exception (they must report the drops), and they are
+   * a fixed set: see {@link isHealthSeries}.
+   */
+  private admit(family: FamilyKey, labels: Labels): boolean {
+    if (isHealthSeries(family, labels)) return true;
     if (this.seriesCount >= this.maxSeries) {
-      this.inc('dropped_samples', DROPPED_SERIES_LIMIT);
+      this.inc('dropped_samples', DROPPED.series_limit);
       return false;
     }
     this.seriesCount += 1;
@@ -181,14 +185,55 @@ export class SeriesStore {
   }
 }
 
-const DROPPED_SERIES_LIMIT: SeriesKey = { key: 'series_limit', labels: { reason: 'series_limit' } };
+/**
+ * Why samples (or whole hub frames and connections) were dropped, as the store's own health
+ * series `dropped_samples{reason}` report it. A fixed list, so those series stay few.
+ */
+export const DROP_REASONS = [
+  'series_limit',
+  'hub_invalid_frame',
+  'hub_oversize_frame',
+  'hub_extra_job',
+  'hub_connection_limit',
+  'hub_buffer_limit',
+  'hub_idle_connection',
+  'hub_unread_acks',
+  'hub_undeliverable',
+] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
 
-/** A stable key for a label set, independent of property order. */
+/** The series of `dropped_samples{reason}`, one per reason, without constant labels. */
+export const DROPPED: Readonly<Record<DropReason, SeriesKey>> = Object.fromEntries(
+  DROP_REASONS.map((reason) => [reason, seriesKey({ reason })]),
+) as Record<DropReason, SeriesKey>;
+
+/**
+ * The health series a store keeps past its cap: an unlabelled plugin counter (at most one per
+ * family) or `dropped_samples` for one of {@link DROP_REASONS}. Anything else, including health
+ * counters with constant labels or other reasons, counts against the cap.
+ */
+export function isHealthSeries(family: FamilyKey, labels: Labels): boolean {
+  if (FAMILIES[family].type !== 'counter' || (!family.startsWith('dropped') && !HEALTH.has(family)))
+    return false;
+  const names = Object.keys(labels);
+  if (names.length === 0) return FAMILIES[family].labelNames.length === 0;
+  return (
+    family === 'dropped_samples' &&
+    names.length === 1 &&
+    (DROP_REASONS as readonly string[]).includes(labels.reason ?? '')
+  );
+}
+const HEALTH = new Set<FamilyKey>(['folded_functions', 'internal_errors', 'hub_disconnects']);
+
+/**
+ * A stable key for a label set, independent of property order. Values are JSON-quoted, so no
+ * value can forge another label set's key (label names cannot hold `=` or `,`).
+ */
 export function labelKey(labels: Labels): string {
   return Object.keys(labels)
     .sort()
-    .map((k) => `${k}\u0001${labels[k]}`)
-    .join('\u0000');
+    .map((k) => `${k}=${JSON.stringify(labels[k])}`)
+    .join(',');
 }
 
 export function seriesKey(labels: Labels): SeriesKey {

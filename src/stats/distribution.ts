@@ -74,10 +74,10 @@ export class Distribution {
       avg: this.sum / this.count,
       min: this.min,
       max: this.max,
-      p50: this.quantile(REPORTED_QUANTILES.p50),
-      p90: this.quantile(REPORTED_QUANTILES.p90),
-      p95: this.quantile(REPORTED_QUANTILES.p95),
-      p99: this.quantile(REPORTED_QUANTILES.p99),
+      p50: round(this.quantile(REPORTED_QUANTILES.p50)),
+      p90: round(this.quantile(REPORTED_QUANTILES.p90)),
+      p95: round(this.quantile(REPORTED_QUANTILES.p95)),
+      p99: round(this.quantile(REPORTED_QUANTILES.p99)),
     };
   }
 
@@ -111,4 +111,9 @@ export function interpolatedQuantile(sorted: readonly number[], q: number): numb
   const upper = Math.min(lower + 1, sorted.length - 1);
   const lo = sorted[lower]!;
   return lo + (sorted[upper]! - lo) * (position - lower);
+}
+
+/** To the microsecond (of ms): interpolation leaves float noise such as 372.90000000000003. */
+function round(value: number | null): number | null {
+  return value === null ? null : Math.round(value * 1000) / 1000;
 }

@@ -4,7 +4,8 @@ import type { MetricSample, TurnStage, TurnTimeline } from '../types.js';
 
 /** What the tracker hands downstream. */
 export interface TurnTrackerOutput {
-  /** A latency sample that belongs in the stats (never from an interrupted or cancelled turn). */
+  /** A latency sample that belongs in the stats: everything measured, interrupted turns
+   * included (a request cut off before its first output has no latency and gives none). */
   sample(sample: MetricSample): void;
   turn(turn: TurnTimeline): void;
   /** A tool execution ended, once per call id. */
@@ -28,7 +29,7 @@ interface OpenTurn {
   user?: UserSide;
   agentStartedSpeakingAt?: number;
   stages: TurnStage[];
-  /** Samples held until the turn ends, so an interrupted turn contributes none. */
+  /** Samples held until the turn ends, so they carry the turn's id and trace id. */
   held: MetricSample[];
 }
 
@@ -56,8 +57,8 @@ const MEMORY = 256;
  */
 export class TurnTracker {
   private readonly open = new Map<string, OpenTurn>();
-  /** Ended turns by id → whether they were interrupted/cancelled (for late samples). */
-  private readonly ended = new Map<string, boolean>();
+  /** Ended turns by id (to recognize late or duplicate reports). */
+  private readonly ended = new Set<string>();
   private readonly runningTools = new Map<string, RunningTool>();
   private readonly endedCalls = new Set<string>();
   private pendingUser: { user: UserSide; at: number; speechId?: string } | undefined;
@@ -65,6 +66,8 @@ export class TurnTracker {
    * over the end-of-speech → transcript delay. */
   private sttReportsRequests = false;
   private latestTurnId: string | undefined;
+  /** The streaming STT that made the latest final transcript (its latency sample's labels). */
+  private sttProvider: { provider: string; model: string } | undefined;
   peakTools = 0;
 
   constructor(private readonly out: TurnTrackerOutput) {}
@@ -102,6 +105,10 @@ export class TurnTracker {
             : { input: 'text', committedAt: signal.createdAt },
           signal.at,
         );
+      case 'stt_final_transcript':
+        if (signal.provider)
+          this.sttProvider = { provider: signal.provider, model: signal.model ?? 'unknown' };
+        return;
       case 'stt_request':
         if (!signal.streamed && signal.durationMs > 0) {
           this.sttReportsRequests = true;
@@ -189,7 +196,6 @@ export class TurnTracker {
       turn.held.push(sample);
       return;
     }
-    if (speechId && this.ended.get(speechId) === true) return; // late, from a discarded turn
     if (speechId) sample.turnId = speechId;
     this.out.sample(sample);
   }
@@ -215,9 +221,12 @@ export class TurnTracker {
       firstOutputMs: s.ttftMs,
       outcome,
     });
-    if (s.cancelled || s.ttftMs === undefined) return;
+    // Cut off (or failed) before its first token: no latency to speak of.
+    if (s.ttftMs === undefined) return;
     if (turn && !turn.traceId && s.traceId) turn.traceId = s.traceId;
     this.record(this.providerSample('ttft', s.ttftMs, s), s.speechId);
+    // An interrupted request's time to first token is real; its end and its rate are not.
+    if (s.cancelled) return;
     this.record(this.providerSample('ttlt', s.durationMs, s), s.speechId);
     if (s.completionTokens > 0 && s.tokensPerSec > 0) {
       this.record(this.providerSample('tokens_per_sec', s.tokensPerSec, s), s.speechId);
@@ -234,7 +243,9 @@ export class TurnTracker {
       firstOutputMs: s.ttfbMs,
       outcome: s.cancelled ? 'cancelled' : s.ttfbMs === undefined ? 'error' : 'ok',
     });
-    if (s.cancelled || s.ttfbMs === undefined) return;
+    // Cut off (or failed) before its first audio: no latency; otherwise it is real, interrupted
+    // or not.
+    if (s.ttfbMs === undefined) return;
     this.record(this.providerSample('tts_latency', s.ttfbMs, s), s.speechId);
   }
 
@@ -302,29 +313,30 @@ export class TurnTracker {
     }
 
     const timeline = buildTimeline(turn, at, interrupted);
-    const discarded = timeline.interrupted || timeline.cancelled;
-    rememberTurn(this.ended, id, discarded);
-    if (!discarded) {
-      for (const sample of turn.held) this.out.sample(sample);
-      const trace = turn.traceId ? { traceId: turn.traceId } : {};
-      const user = turn.user;
-      if (
-        user?.input === 'voice' &&
-        !this.sttReportsRequests &&
-        user.transcriptionDelayMs !== undefined
-      ) {
-        this.out.sample({
-          stat: 'stt_latency',
-          value: user.transcriptionDelayMs,
-          at,
-          turnId: id,
-          ...trace,
-        });
-      }
-      for (const [stat, read] of TURN_STATS) {
-        const value = read(timeline);
-        if (value !== undefined) this.out.sample({ stat, value, at, turnId: id, ...trace });
-      }
+    remember(this.ended, id);
+    // What was measured is real whether or not the user later talked over the answer: an
+    // interrupted or cancelled turn keeps its samples (requests cut off before their first
+    // output gave none).
+    for (const sample of turn.held) this.out.sample(sample);
+    const trace = turn.traceId ? { traceId: turn.traceId } : {};
+    const user = turn.user;
+    if (
+      user?.input === 'voice' &&
+      !this.sttReportsRequests &&
+      user.transcriptionDelayMs !== undefined
+    ) {
+      this.out.sample({
+        stat: 'stt_latency',
+        value: user.transcriptionDelayMs,
+        ...this.sttProvider,
+        at,
+        turnId: id,
+        ...trace,
+      });
+    }
+    for (const [stat, read] of TURN_STATS) {
+      const value = read(timeline);
+      if (value !== undefined) this.out.sample({ stat, value, at, turnId: id, ...trace });
     }
     this.out.turn(timeline);
   }
@@ -390,9 +402,4 @@ function newestKey(map: Map<string, OpenTurn>): string | undefined {
 function remember(set: Set<string>, key: string): void {
   set.add(key);
   if (set.size > MEMORY) set.delete(set.values().next().value!);
-}
-
-function rememberTurn(map: Map<string, boolean>, id: string, discarded: boolean): void {
-  map.set(id, discarded);
-  if (map.size > MEMORY) map.delete(map.keys().next().value!);
 }

@@ -18,12 +18,20 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u206
 /** A received string made safe to print: no escape sequences, newlines, controls or bidi. */
 export const printable = (s: string) => s.replace(UNSAFE, '?');
 
+/** JSON with every control, format and bidi character escaped as `\uXXXX`: the same value to a
+ * JSON reader, and nothing a terminal (or a `jq` piped to one) would act on. */
+export const safeJson = (value: unknown): string =>
+  JSON.stringify(value).replace(
+    UNSAFE,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+
 export interface RenderOptions {
   color: boolean;
 }
 
 const COLUMNS = ['n', 'p50', 'p90', 'p95', 'errors'] as const;
-const WIDTH = { label: 16, n: 5, value: 12 };
+const WIDTH = { label: 16, n: 6, value: 11 };
 
 export function renderSummary(
   s: MetricsSummary,

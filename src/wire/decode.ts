@@ -5,7 +5,6 @@
  * only known fields, with every number in range and every string capped (see `schema.ts`), so a
  * renderer can use it without further checks.
  */
-import * as v from 'valibot';
 import { MAX_MESSAGE_BYTES } from './messages.js';
 import {
   type MetricsMessage,
@@ -13,6 +12,7 @@ import {
   type SummaryRequestMessage,
   SummaryRequestSchema,
 } from './schema.js';
+import { parse } from './schema-kit.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -41,19 +41,13 @@ export function decodeMessage(payload: Uint8Array | ArrayBuffer | string): Metri
 
 /** Validates an already-parsed value (e.g. JSON parsed elsewhere) as a message. Never throws. */
 export function readMessage(value: unknown): MetricsMessage | null {
-  try {
-    const parsed = v.safeParse(MetricsMessageSchema, value);
-    return parsed.success ? parsed.output : null;
-  } catch {
-    return null;
-  }
+  return parse(MetricsMessageSchema, value);
 }
 
 /** A viewer's {@link SummaryRequestMessage} in a received payload, or `null`. Never throws. */
 export function decodeSummaryRequest(payload: Uint8Array): SummaryRequestMessage | null {
   try {
-    const parsed = v.safeParse(SummaryRequestSchema, parseJson(payload, MAX_REQUEST_BYTES));
-    return parsed.success ? parsed.output : null;
+    return parse(SummaryRequestSchema, parseJson(payload, MAX_REQUEST_BYTES));
   } catch {
     return null;
   }

@@ -1,15 +1,30 @@
 /**
- * The one source of the report format's shapes: valibot schemas that give both the TypeScript
- * types (`summary()`, turn timelines, alerts, data-channel messages) and the validation a
- * receiver runs on untrusted input. The stats and alert metrics come from the metric catalog, so
- * a new metric is accepted by every receiver built with it.
+ * The one source of the report format's shapes: schemas (see `schema-kit.ts`) that give both the
+ * TypeScript types (`summary()`, turn timelines, alerts, data-channel messages) and the
+ * validation a receiver runs on untrusted input. The stats and alert metrics come from the
+ * metric catalog, so a new metric is accepted by every receiver built with it.
  *
  * Every number is bounded to a sane range for its meaning (not just finite), every string is
  * capped, every list and record is cut to a bounded length, and records keyed by received names
  * have no prototype. Isomorphic.
  */
-import * as v from 'valibot';
 import { ALERT_METRICS, STAT_NAMES, type StatName, statDef } from '../catalog/index.js';
+import {
+  type Infer,
+  Invalid,
+  array,
+  boolean,
+  lenientArray,
+  literal,
+  nullable,
+  number,
+  object,
+  optional,
+  picklist,
+  record as recordOf,
+  string,
+  type Schema,
+} from './schema-kit.js';
 
 /** Longest string a receiver keeps (longer ones are cut). */
 export const MAX_STRING = 256;
@@ -22,53 +37,21 @@ const MAX_DURATION_MS = 86_400_000;
 const MAX_EPOCH_MS = 1e13;
 const MAX_TOKENS_PER_SEC = 1e6;
 
-const bounded = (min: number, max: number) =>
-  v.pipe(v.number(), v.finite(), v.minValue(min), v.maxValue(max));
-const count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
-const epochMs = bounded(0, MAX_EPOCH_MS);
-const durationMs = bounded(0, MAX_DURATION_MS);
-const offsetMs = bounded(-MAX_DURATION_MS, MAX_DURATION_MS);
-const percent = bounded(0, 100);
+const count = number(0, Number.MAX_SAFE_INTEGER, true);
+const epochMs = number(0, MAX_EPOCH_MS);
+const durationMs = number(0, MAX_DURATION_MS);
+const offsetMs = number(-MAX_DURATION_MS, MAX_DURATION_MS);
+const percent = number(0, 100);
 /** Any metric's value: the widest of the catalog's units. */
-const metricValue = bounded(0, Math.max(MAX_DURATION_MS, MAX_TOKENS_PER_SEC));
-const text = v.pipe(
-  v.string(),
-  v.transform((s) => (s.length > MAX_STRING ? s.slice(0, MAX_STRING) : s)),
-);
-const list = <T extends v.GenericSchema>(item: T) =>
-  v.pipe(
-    v.array(v.unknown()),
-    v.transform((items) => items.slice(0, MAX_LIST)),
-    v.array(item),
-  );
-const isRecord = (x: unknown): x is Record<string, unknown> =>
-  typeof x === 'object' && x !== null && !Array.isArray(x);
-
-/** A record keyed by received names: cut to {@link MAX_LIST} entries, keys capped, and built
- * without a prototype, so a key such as `__proto__` or `constructor` stays an ordinary entry. */
-const record = <T extends v.GenericSchema>(value: T) =>
-  v.pipe(
-    v.custom<Record<string, unknown>>(isRecord, 'expected an object'),
-    v.rawTransform(({ dataset, addIssue, NEVER }) => {
-      const out: Record<string, v.InferOutput<T>> = Object.create(null);
-      for (const [key, entry] of Object.entries(dataset.value).slice(0, MAX_LIST)) {
-        const parsed = v.safeParse(value, entry);
-        if (!parsed.success) {
-          addIssue({ message: 'invalid record entry' });
-          return NEVER;
-        }
-        out[key.slice(0, MAX_STRING)] = parsed.output;
-      }
-      return out;
-    }),
-  );
-const withDefault = <T extends v.GenericSchema>(schema: T, fallback: v.InferOutput<T>) =>
-  v.optional(schema, () => structuredClone(fallback));
+const metricValue = number(0, Math.max(MAX_DURATION_MS, MAX_TOKENS_PER_SEC));
+const text = string(MAX_STRING);
+const list = <T>(item: Schema<T>) => array(item, MAX_LIST);
+const record = <T>(value: Schema<T>) => recordOf(value, MAX_LIST, MAX_STRING);
 
 /** Distribution summary of one series, in its metric's unit; `null`s while it has no sample. */
 const statsOf = (max: number) => {
-  const value = v.nullable(bounded(0, max));
-  return v.object({
+  const value = nullable(number(0, max));
+  return object({
     count,
     avg: value,
     min: value,
@@ -80,7 +63,7 @@ const statsOf = (max: number) => {
   });
 };
 export const StatsSchema = statsOf(MAX_DURATION_MS);
-export type Stats = v.InferOutput<typeof StatsSchema>;
+export type Stats = Infer<typeof StatsSchema>;
 
 /** A stats object with no samples. */
 export const emptyStats = (): Stats => ({
@@ -94,20 +77,20 @@ export const emptyStats = (): Stats => ({
   p99: null,
 });
 
+/** Every stat of the catalog; one from an agent built before a stat existed reads as empty. */
 const statsEntries = Object.fromEntries(
   STAT_NAMES.map((name) => [
     name,
-    // A summary from an agent built before a stat existed lacks it: it reads as empty.
-    v.optional(
+    optional(
       statsOf(statDef(name).unit === 'ms' ? MAX_DURATION_MS : MAX_TOKENS_PER_SEC),
       emptyStats,
     ),
   ]),
-) as Record<StatName, v.OptionalSchema<typeof StatsSchema, typeof emptyStats>>;
+) as Record<StatName, Schema<Stats>>;
 
-const component = v.picklist(['stt', 'llm', 'tts', 'function']);
+const component = picklist(['stt', 'llm', 'tts', 'function']);
 
-export const ComponentRequestsSchema = v.object({
+export const ComponentRequestsSchema = object({
   /** Requests that ended, successfully or not (cancelled ones excluded). */
   requests: count,
   errors: count,
@@ -116,9 +99,9 @@ export const ComponentRequestsSchema = v.object({
   /** Failed attempts that the framework retried. */
   retries: count,
   /** errors / requests × 100; `null` before the first request. */
-  errorRate: v.nullable(percent),
+  errorRate: nullable(percent),
 });
-export type ComponentRequests = v.InferOutput<typeof ComponentRequestsSchema>;
+export type ComponentRequests = Infer<typeof ComponentRequestsSchema>;
 
 const noRequests = (): ComponentRequests => ({
   requests: 0,
@@ -128,12 +111,12 @@ const noRequests = (): ComponentRequests => ({
   errorRate: null,
 });
 
-export const ActiveAlertSchema = v.object({
-  metric: v.picklist(ALERT_METRICS),
+const activeAlertEntries = {
+  metric: picklist(ALERT_METRICS),
   /** For `error_rate`, the component; otherwise absent. */
-  component: v.optional(component),
+  component: optional(component),
   /** The level now in force (`cleared` events carry the level that was cleared). */
-  level: v.picklist(['warning', 'critical']),
+  level: picklist(['warning', 'critical']),
   /** The observed value now, in the metric's unit (rolling p90, or error rate in percent). */
   value: metricValue,
   /** The value when the level was entered. */
@@ -145,31 +128,21 @@ export const ActiveAlertSchema = v.object({
   /** Samples (or requests) in the rolling window when evaluated. */
   windowCount: count,
   at: epochMs,
-});
-export type ActiveAlert = v.InferOutput<typeof ActiveAlertSchema>;
+};
+export const ActiveAlertSchema = object(activeAlertEntries);
+export type ActiveAlert = Infer<typeof ActiveAlertSchema>;
 
-export const AlertEventSchema = v.object({
-  ...ActiveAlertSchema.entries,
+export const AlertEventSchema = object({
+  ...activeAlertEntries,
   /** `raised` when a level is entered or escalated; `cleared` when back to normal. */
-  state: v.picklist(['raised', 'cleared']),
+  state: picklist(['raised', 'cleared']),
 });
-export type AlertEvent = v.InferOutput<typeof AlertEventSchema>;
+export type AlertEvent = Infer<typeof AlertEventSchema>;
 
-/** Alerts a receiver can't read (e.g. a metric it does not know yet) are left out, not fatal. */
-const alertList = v.pipe(
-  v.array(v.unknown()),
-  v.transform((items) =>
-    items.slice(0, MAX_LIST).flatMap((item) => {
-      const parsed = v.safeParse(ActiveAlertSchema, item);
-      return parsed.success ? [parsed.output] : [];
-    }),
-  ),
-);
-
-export const TurnStageSchema = v.object({
-  stage: v.picklist(['stt', 'end_of_turn', 'llm', 'function', 'tts']),
+export const TurnStageSchema = object({
+  stage: picklist(['stt', 'end_of_turn', 'llm', 'function', 'tts']),
   /** Tool name, for `function` stages. */
-  name: v.optional(text),
+  name: optional(text),
   /** Epoch ms at which the stage started. */
   startAt: epochMs,
   /** From the turn's start to the stage's start; negative for a stage that began before the
@@ -177,55 +150,55 @@ export const TurnStageSchema = v.object({
   offsetMs,
   durationMs,
   /** Time to first output within the stage: TTFT for `llm`, TTFB for `tts`. */
-  firstOutputMs: v.optional(durationMs),
-  outcome: v.optional(v.picklist(['ok', 'error', 'cancelled'])),
+  firstOutputMs: optional(durationMs),
+  outcome: optional(picklist(['ok', 'error', 'cancelled'])),
 });
-export type TurnStage = v.InferOutput<typeof TurnStageSchema>;
+export type TurnStage = Infer<typeof TurnStageSchema>;
 
-export const TurnTimelineSchema = v.object({
+export const TurnTimelineSchema = object({
   /** The framework's speech id of the agent's answer. */
   id: text,
   /** How the user's turn arrived: `voice`, `text`, or `none` (the agent spoke unprompted). */
-  input: v.picklist(['voice', 'text', 'none']),
+  input: picklist(['voice', 'text', 'none']),
   /** Epoch ms the turn's clock starts at: user stopped speaking (voice), user turn committed
    * (text), or the speech's creation (`none`). */
   startedAt: epochMs,
   endedAt: epochMs,
-  userStoppedSpeakingAt: v.optional(epochMs),
-  agentStartedSpeakingAt: v.optional(epochMs),
+  userStoppedSpeakingAt: optional(epochMs),
+  agentStartedSpeakingAt: optional(epochMs),
   /** Turn start to agent audio (or answer) start; absent when the agent never started. */
-  e2eLatencyMs: v.optional(durationMs),
-  interrupted: v.boolean(),
+  e2eLatencyMs: optional(durationMs),
+  interrupted: boolean,
   /** The speech ended without the agent ever starting to answer (e.g. a failed LLM). */
-  cancelled: v.boolean(),
+  cancelled: boolean,
   /** OpenTelemetry trace id of the turn, when the agent's tracing is on. */
-  traceId: v.optional(text),
+  traceId: optional(text),
   stages: list(TurnStageSchema),
 });
-export type TurnTimeline = v.InferOutput<typeof TurnTimelineSchema>;
+export type TurnTimeline = Infer<typeof TurnTimelineSchema>;
 
-export const FunctionSummarySchema = v.object({
+export const FunctionSummarySchema = object({
   /** Executions that ended (ok or error). */
   count,
   errors: count,
   /** Mean duration in ms of the executions that reached the stats. */
-  avg: v.nullable(durationMs),
+  avg: nullable(durationMs),
 });
 
-export const PluginHealthSchema = v.object({
+export const PluginHealthSchema = object({
   /** Events with a missing or odd field that was ignored, by field (e.g. `llm_metrics.ttftMs`). */
-  oddFields: withDefault(record(count), {}),
+  oddFields: optional(record(count), () => ({})),
   /** Listener invocations that threw inside the plugin and were contained. */
-  internalErrors: withDefault(count, 0),
+  internalErrors: optional(count, () => 0),
   /** Samples dropped (e.g. negative or non-finite values), by reason. */
-  droppedSamples: withDefault(record(count), {}),
+  droppedSamples: optional(record(count), () => ({})),
   /** Data-channel messages not delivered, by reason: `not_connected`, `publish_failed`,
-   * `too_large`. */
-  droppedMessages: withDefault(record(count), {}),
+   * `too_large`, `rate_limited`. */
+  droppedMessages: optional(record(count), () => ({})),
 });
-export type PluginHealth = v.InferOutput<typeof PluginHealthSchema>;
+export type PluginHealth = Infer<typeof PluginHealthSchema>;
 
-export const ConcurrencySchema = v.object({
+export const ConcurrencySchema = object({
   /** Sessions with attached metrics that have not closed, in this process. */
   activeSessions: count,
   peakSessions: count,
@@ -233,43 +206,41 @@ export const ConcurrencySchema = v.object({
   activeTools: count,
   peakTools: count,
 });
-export type ConcurrencySnapshot = v.InferOutput<typeof ConcurrencySchema>;
+export type ConcurrencySnapshot = Infer<typeof ConcurrencySchema>;
+
+const requestsOrNone = optional(ComponentRequestsSchema, noRequests);
 
 /** `summary()`: a JSON-serializable snapshot of everything. Numbers are in their metric's unit
  * (ms for durations). */
-export const SummarySchema = v.object({
-  v: v.literal(2),
+export const SummarySchema = object({
+  v: literal(2),
   at: epochMs,
-  labels: withDefault(record(text), {}),
+  labels: optional(record(text), () => ({})),
   turns: count,
-  interruptedTurns: withDefault(count, 0),
-  cancelledTurns: withDefault(count, 0),
+  interruptedTurns: optional(count, () => 0),
+  cancelledTurns: optional(count, () => 0),
   /** Every stat of the catalog, by name. */
-  stats: v.object(statsEntries),
+  stats: object(statsEntries),
   /** Requests and error rate of each component. */
-  components: v.object({
-    stt: withDefault(ComponentRequestsSchema, noRequests()),
-    llm: withDefault(ComponentRequestsSchema, noRequests()),
-    tts: withDefault(ComponentRequestsSchema, noRequests()),
-    function: withDefault(ComponentRequestsSchema, noRequests()),
+  components: object({
+    stt: requestsOrNone,
+    llm: requestsOrNone,
+    tts: requestsOrNone,
+    function: requestsOrNone,
   }),
   /** Tool executions by tool name (at most `maxFunctionNames`, then `other`). */
-  functions: withDefault(record(FunctionSummarySchema), {}),
+  functions: optional(record(FunctionSummarySchema), () => ({})),
   concurrency: ConcurrencySchema,
   /** The component with the highest p90 latency, `null` without data. */
-  bottleneck: v.nullable(v.picklist(['stt', 'llm', 'tts'])),
-  alerts: withDefault(alertList, []),
-  health: withDefault(PluginHealthSchema, {
-    oddFields: {},
-    internalErrors: 0,
-    droppedSamples: {},
-    droppedMessages: {},
-  }),
+  bottleneck: nullable(picklist(['stt', 'llm', 'tts'])),
+  /** Alerts a receiver can't read (e.g. a metric it does not know yet) are left out. */
+  alerts: optional(lenientArray(ActiveAlertSchema, MAX_LIST), () => []),
+  health: optional(PluginHealthSchema, () => PluginHealthSchema({})),
 });
-export type MetricsSummary = v.InferOutput<typeof SummarySchema>;
+export type MetricsSummary = Infer<typeof SummarySchema>;
 
 const messageBase = {
-  v: v.literal(2),
+  v: literal(2),
   /** Random id of the publishing session; a new id from the same participant means a new
    * session. */
   session: text,
@@ -281,60 +252,66 @@ const messageBase = {
   room: text,
   /** What was left out to stay under the size limit (e.g. `functions`); absent when nothing
    * was. */
-  shed: v.optional(list(text)),
+  shed: optional(list(text)),
 };
 
 /** The session's `summary()`: sent at most every `intervalMs` while it changes, to a joining
  * participant, in answer to the summary RPC, and once more (`final: true`) when the session
  * closes. */
-export const SummaryMessageSchema = v.object({
+export const SummaryMessageSchema = object({
   ...messageBase,
-  type: v.literal('summary'),
+  type: literal('summary'),
   /** The session closed and this is its last summary (only an exact `true` counts). */
-  final: v.optional(
-    v.pipe(
-      v.unknown(),
-      v.transform((x) => x === true),
-    ),
-    false,
-  ),
+  final: (x: unknown) => x === true,
   summary: SummarySchema,
 });
-export type SummaryMessage = v.InferOutput<typeof SummaryMessageSchema>;
+export type SummaryMessage = Infer<typeof SummaryMessageSchema>;
 
 /** A turn completed: its timeline (STT → end of turn → LLM → tools → TTS). */
-export const TurnMessageSchema = v.object({
+export const TurnMessageSchema = object({
   ...messageBase,
-  type: v.literal('turn'),
+  type: literal('turn'),
   turn: TurnTimelineSchema,
 });
-export type TurnMessage = v.InferOutput<typeof TurnMessageSchema>;
+export type TurnMessage = Infer<typeof TurnMessageSchema>;
 
 /** An alert level was raised or cleared. */
-export const AlertMessageSchema = v.object({
+export const AlertMessageSchema = object({
   ...messageBase,
-  type: v.literal('alert'),
+  type: literal('alert'),
   alert: AlertEventSchema,
 });
-export type AlertMessage = v.InferOutput<typeof AlertMessageSchema>;
+export type AlertMessage = Infer<typeof AlertMessageSchema>;
 
-export const MetricsMessageSchema = v.variant('type', [
-  SummaryMessageSchema,
-  TurnMessageSchema,
-  AlertMessageSchema,
-]);
-export type MetricsMessage = v.InferOutput<typeof MetricsMessageSchema>;
+export type MetricsMessage = SummaryMessage | TurnMessage | AlertMessage;
+
+const MESSAGE_SCHEMAS = {
+  summary: SummaryMessageSchema,
+  turn: TurnMessageSchema,
+  alert: AlertMessageSchema,
+} as const;
+
+/** A metrics message of any type: the schema of its `type`. */
+export const MetricsMessageSchema: Schema<MetricsMessage> = (x) => {
+  const type = (x as { type?: unknown } | null)?.type;
+  const schema =
+    typeof type === 'string' && Object.hasOwn(MESSAGE_SCHEMAS, type)
+      ? MESSAGE_SCHEMAS[type as keyof typeof MESSAGE_SCHEMAS]
+      : undefined;
+  if (!schema) throw new Invalid();
+  return schema(x);
+};
 
 /**
  * The one message a viewer sends: it asks the agent to send it the current summary. It serves
  * viewers the RPC can't reach: LiveKit does not deliver RPCs from hidden participants (such as
  * `watch`), but it does deliver their data.
  */
-export const SummaryRequestSchema = v.object({
-  v: v.literal(2),
-  type: v.literal('summary_request'),
+export const SummaryRequestSchema = object({
+  v: literal(2),
+  type: literal('summary_request'),
   /** The asker's identity, used only when the transport does not name the sender (a hidden
-   * participant's packet); still only a participant allowed to receive the metrics. */
-  identity: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_STRING)),
+   * participant's packet); it is never the address of the answer. */
+  identity: string(MAX_STRING, 1),
 });
-export type SummaryRequestMessage = v.InferOutput<typeof SummaryRequestSchema>;
+export type SummaryRequestMessage = Infer<typeof SummaryRequestSchema>;

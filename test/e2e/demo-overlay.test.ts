@@ -14,11 +14,11 @@ import { type LiveKitServer, startLiveKitServer } from '../support/livekit-serve
 
 const DEMO = fileURLToPath(new URL('../../examples/demo.ts', import.meta.url));
 
-/** Starts the demo; resolves once it prints its overlay page's URL. */
-async function startDemo(env: Record<string, string>, turns: number) {
+/** Starts the demo with its output piped; resolves once it prints its overlay page's URL. */
+async function startDemo(env: Record<string, string>, turns: number, extraArgs: string[] = []) {
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', DEMO, '--turns', String(turns), '--overlay-port', '0'],
+    ['--import', 'tsx', DEMO, '--turns', String(turns), '--overlay-port', '0', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   let output = '';
@@ -46,7 +46,7 @@ describe('the demo with its overlay page', () => {
     await server?.stop();
   });
 
-  it('without a LiveKit server, serves an overlay that shows the demo session live, then its final summary', async () => {
+  it('without a LiveKit server, serves an overlay that shows the demo session live, then its final summary, and keeps serving until Ctrl-C though its output is piped', async () => {
     const demo = await startDemo({ LIVEKIT_URL: '' }, 3);
     demos.push(demo.proc);
     const { exited, overlayUrl } = demo;
@@ -89,6 +89,23 @@ describe('the demo with its overlay page', () => {
       .textContent();
     assert.match(ttftP50 ?? '', /\d+(\.\d+)? m?s/);
     assert.deepEqual(problems, []);
+
+    // Piped output, no --exit: it says it stays up, and does, until Ctrl-C (SIGINT).
+    assert.match(demo.output(), /then it keeps serving \/metrics and the overlay until Ctrl-C/);
+    await waitFor(
+      async () => /stay up: Ctrl-C to exit/.test(demo.output()),
+      (said) => said,
+      10_000,
+    );
+    const metricsUrl = /Prometheus: (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(demo.output())?.[1];
+    assert.ok(metricsUrl, demo.output());
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.equal(demo.proc.exitCode, null, 'still running after its turns');
+    const scrape = await fetch(metricsUrl);
+    assert.equal(scrape.status, 200);
+    assert.match(await scrape.text(), /lk_agents_llm_ttft_seconds_count\{[^}]*\} [1-9]/);
+    assert.equal((await fetch(overlayUrl)).status, 200, 'the overlay page is still served');
+    demo.proc.kill('SIGINT');
     assert.equal(await exited, 0, demo.output());
     assert.match(demo.output(), /final summary/);
     await close();
@@ -103,9 +120,11 @@ describe('the demo with its overlay page', () => {
         LIVEKIT_API_SECRET: server.apiSecret,
       },
       2,
+      ['--exit'],
     );
     demos.push(demo.proc);
     assert.match(demo.output(), /fed by LiveKit room "agents-metrics-demo"/);
+    assert.match(demo.output(), /then it exits \(--exit\)/);
     browser ??= await launchBrowser();
     const { page, problems, close } = await openPage(browser, demo.overlayUrl);
     await waitFor(
@@ -124,6 +143,7 @@ describe('the demo with its overlay page', () => {
     assert.equal(await page.locator('[data-field="agent"]').first().textContent(), 'demo-agent');
     assert.deepEqual(problems, []);
     assert.equal(await demo.exited, 0, demo.output());
+    assert.match(demo.output(), /--exit: closing the overlay and \/metrics/);
     assert.doesNotMatch(
       demo.output(),
       /"name":"lk-rtc"/,

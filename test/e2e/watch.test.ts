@@ -160,7 +160,7 @@ describe('livekit-agents-metrics watch on a real LiveKit server', () => {
     // and as a person reads it: the table and the waterfall
     const text = runWatch(inRoom(server, '--duration', '3'), keysOf(server));
     assert.equal(await text.exited, 0, text.stderr());
-    assert.match(text.stdout(), /llm\s+ttft\s+3\s+1\d\d/, text.stdout());
+    assert.match(text.stdout(), /LLM TTFT\s+3\s+1\d\d ms/, text.stdout());
     assert.match(text.stderr(), /watching room "watch-room"/);
 
     // on a terminal (a pseudo-terminal from util-linux's script), one screen redrawn in place
@@ -170,7 +170,7 @@ describe('livekit-agents-metrics watch on a real LiveKit server', () => {
     assert.equal(ttyExit, 0, onTty.stdout() + onTty.stderr());
     assert.ok(onTty.stdout().includes('\x1b[2J\x1b[H'), 'the screen is cleared and redrawn');
     assert.match(onTty.stdout(), /agent-under-watch \(live\)/);
-    assert.match(onTty.stdout(), /llm\s+ttft\s+3\s+1\d\d/);
+    assert.match(onTty.stdout(), /LLM TTFT\s+3\s+1\d\d ms/);
     assert.match(onTty.stdout(), /last turn \(text\)/);
 
     await session.close();

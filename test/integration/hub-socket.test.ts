@@ -1,336 +1,171 @@
 /**
- * The worker hub and its job-side client, in one process over a real unix socket: exactly-once
- * counting of deltas across re-sends and dropped connections, and a hub that survives garbage.
- * Cross-process behaviour (forked jobs, SIGKILL) is in test/integration/worker-hub.test.ts.
+ * The worker hub's socket is private and leaves nothing behind. A real worker process (a child
+ * running startMetricsServer under `umask 000`) is probed by another local user (`nobody`, via
+ * setpriv, when the tests run as root), then ended by SIGTERM, SIGINT or SIGKILL; a worker started
+ * after a SIGKILL removes what the killed one left.
  */
 import assert from 'node:assert/strict';
-import { type Socket, createConnection } from 'node:net';
-import { afterEach, describe, it } from 'node:test';
-import { HubClient } from '../../src/prometheus/hub/hub-client.js';
-import { HubServer } from '../../src/prometheus/hub/hub-server.js';
-import { MAX_FRAME_BYTES } from '../../src/prometheus/hub/protocol.js';
-import { renderExposition } from '../../src/prometheus/exposition.js';
-import { DEFAULT_BUCKETS } from '../../src/prometheus/metric-families.js';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
-  DEFAULT_MAX_SERIES,
-  SeriesStore,
-  type StoreSnapshot,
-  seriesKey,
-} from '../../src/prometheus/series-store.js';
-import { HubProxy, carriesSamples } from '../support/hub-proxy.js';
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, describe, it } from 'node:test';
 
-const LLM = seriesKey({ component: 'llm', provider: 'p', model: 'm' });
-const TTFT = seriesKey({ provider: 'p', model: 'm' });
+const INDEX = new URL('../../src/index.js', import.meta.url).href;
+/** Every worker of this file makes its socket directory here (TMPDIR), so the test can list it. */
+const parent = mkdtempSync(join(tmpdir(), 'hub-socket-test-'));
+chmodSync(parent, 0o1777); // open to every user, as /tmp is
+after(() => rmSync(parent, { recursive: true, force: true }));
 
-function delta(requests: number, ttfts: number[] = []): StoreSnapshot {
-  const store = new SeriesStore(DEFAULT_BUCKETS);
-  if (requests > 0) store.inc('requests', LLM, requests);
-  for (const v of ttfts) store.observe('ttft', TTFT, v);
-  return store.snapshot();
+interface Worker {
+  child: ChildProcess;
+  socketPath: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function frame(job: string, seq: number, d: unknown, activeSessions = 1): string {
-  return `${JSON.stringify({ v: 1, type: 'lkam:delta', job, pid: 1, seq, activeSessions, delta: d })}\n`;
+/** A worker's main process under umask 000; `userHandler` adds the user's own SIGTERM handler. */
+async function startWorker(userHandler = false): Promise<Worker> {
+  const script = `
+    process.umask(0);
+    ${userHandler ? "process.on('SIGTERM', () => { console.log('user handler'); process.exit(0); });" : ''}
+    const { startMetricsServer } = await import(${JSON.stringify(INDEX)});
+    await startMetricsServer({ port: 0, host: '127.0.0.1' });
+    console.log(JSON.parse(process.env.LIVEKIT_AGENTS_METRICS_HUB).path);
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...process.env, TMPDIR: parent },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const socketPath = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('\n')) resolve(out.split('\n')[0]!);
+    });
+    child.once('exit', () => reject(new Error(`worker exited before listening: ${out}`)));
+  });
+  return { child, socketPath, exited };
 }
 
-const requestsOf = (hub: HubServer) =>
-  [...hub.totals.counterSeries('requests')].reduce((sum, c) => sum + c.value, 0);
-const ttftCountOf = (hub: HubServer) =>
-  [...hub.totals.histogramSeries('ttft')].reduce((sum, h) => sum + h.count, 0);
+const leftovers = () => readdirSync(parent).filter((name) => name.startsWith('lkam'));
 
-async function until(what: string, ok: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+/** Whether `nobody` can connect to a unix socket: 'connected' or the error code. */
+function connectAsNobody(path: string): string {
+  const probe = `require('net').createConnection(${JSON.stringify(path)})
+    .on('connect', () => { console.log('connected'); process.exit(0); })
+    .on('error', (e) => { console.log(e.code); process.exit(0); });`;
+  const run = spawnSync(
+    'setpriv',
+    ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '-e', probe],
+    { encoding: 'utf8', timeout: 10_000 },
+  );
+  return `${run.stdout}`.trim() || `failed: ${run.stderr}`;
 }
 
-/** A raw peer of the hub that collects the sequence numbers acknowledged to it. */
-async function rawPeer(hub: HubServer): Promise<{ socket: Socket; acks: number[] }> {
-  const socket = createConnection(hub.address.path);
-  await new Promise((resolve) => socket.once('connect', resolve));
-  socket.setEncoding('utf8');
-  const acks: number[] = [];
-  let buffer = '';
-  socket.on('data', (chunk: string) => {
-    buffer += chunk;
-    const lines = buffer.split('\n');
-    buffer = lines.pop()!;
-    for (const line of lines) acks.push((JSON.parse(line) as { seq: number }).seq);
-  });
-  socket.on('error', () => {});
-  return { socket, acks };
-}
+const canSwitchUser = () =>
+  process.getuid?.() === 0 &&
+  spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'true']).status ===
+    0;
 
-/** What a job process's exporter looks like to its HubClient: a store swapped at each delivery. */
-class RecordingSource {
-  store = new SeriesStore(DEFAULT_BUCKETS);
-  activeSessions = 1;
-  recorded = 0;
-  record(n = 1): void {
-    for (let i = 0; i < n; i++) {
-      this.store.inc('requests', LLM);
-      this.store.observe('ttft', TTFT, 0.25);
-      this.recorded += 1;
-    }
-  }
-  takeDelta(): SeriesStore {
-    const taken = this.store;
-    this.store = new SeriesStore(DEFAULT_BUCKETS);
-    return taken;
-  }
-}
-
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function startHub(flushMs = 20): Promise<HubServer> {
-  const hub = await HubServer.start(DEFAULT_BUCKETS, flushMs);
-  cleanups.push(() => hub.close());
-  return hub;
-}
-
-describe('HubServer', () => {
-  it('adds a delta once when the same seq arrives twice, and acknowledges both', async () => {
-    const hub = await startHub();
-    const peer = await rawPeer(hub);
-    cleanups.push(() => peer.socket.destroy());
-    peer.socket.write(frame('job-a', 1, delta(3, [0.25, 0.4])));
-    peer.socket.write(frame('job-a', 1, delta(3, [0.25, 0.4])));
-    peer.socket.write(frame('job-a', 2, delta(1)));
-    await until('three acks', () => peer.acks.length === 3);
-    assert.deepEqual(peer.acks, [1, 1, 2]);
-    assert.equal(requestsOf(hub), 4);
-    assert.equal(ttftCountOf(hub), 2);
-    // an older seq after a newer one is a late re-send, not new data
-    peer.socket.write(frame('job-a', 1, delta(3)));
-    await until('the late ack', () => peer.acks.length === 4);
-    assert.equal(requestsOf(hub), 4);
-  });
-
-  it('counts a delta once when its connection drops before the ack and it is re-sent', async () => {
-    const hub = await startHub();
-    const first = await rawPeer(hub);
-    first.socket.write(frame('job-a', 1, delta(5)));
-    first.socket.destroy(); // gone before the ack could be read
-    await until('the hub to count it', () => requestsOf(hub) === 5);
-    await until('the job to be forgotten', () => hub.liveJobs === 0);
-
-    const second = await rawPeer(hub);
-    cleanups.push(() => second.socket.destroy());
-    second.socket.write(frame('job-a', 1, delta(5))); // the client re-sends the unacked seq
-    second.socket.write(frame('job-a', 2, delta(2)));
-    await until('both acks', () => second.acks.length === 2);
-    assert.deepEqual(second.acks, [1, 2]);
-    assert.equal(requestsOf(hub), 7);
-    // each job's sequence numbers are its own
-    second.socket.write(frame('job-b', 1, delta(1)));
-    await until('job-b counted', () => requestsOf(hub) === 8);
-  });
-
-  it("sums live jobs' active sessions and drops a job's share when its connection ends", async () => {
-    const hub = await startHub();
-    const a = await rawPeer(hub);
-    const b = await rawPeer(hub);
-    cleanups.push(() => b.socket.destroy());
-    a.socket.write(frame('job-a', 1, delta(0), 2));
-    b.socket.write(frame('job-b', 1, delta(0), 3));
-    await until('both acks', () => a.acks.length === 1 && b.acks.length === 1);
-    assert.equal(hub.activeSessions, 5);
-    a.socket.destroy();
-    await until('job-a forgotten', () => hub.activeSessions === 3);
-    assert.equal(hub.peakSessions, 5);
-  });
-
-  it('skips garbage and invalid frames, and keeps reading the same connection', async () => {
-    const hub = await startHub();
-    const peer = await rawPeer(hub);
-    cleanups.push(() => peer.socket.destroy());
-    const other = { ...DEFAULT_BUCKETS, latency: [0.1, 1] };
-    const invalid = [
-      'not json at all',
-      '{"v":1,"type":"lkam:delta"', // truncated
-      '42',
-      'null',
-      '[]',
-      '"lkam:delta"',
-      JSON.stringify({ v: 2, type: 'lkam:delta', job: 'x', seq: 1, activeSessions: 1, delta: {} }),
-      JSON.stringify({ v: 1, type: 'lkam:ack', seq: 1 }),
-      JSON.stringify({ v: 1, type: 'lkam:delta', job: 7, seq: 1, activeSessions: 1 }),
-      JSON.stringify({ v: 1, type: 'lkam:delta', job: 'x', seq: '1', activeSessions: 1 }),
-      JSON.stringify({
-        v: 1,
-        type: 'lkam:delta',
-        job: 'x',
-        seq: 1,
-        activeSessions: 1,
-        delta: null,
-      }),
-      // another bucket layout: well-formed, so acknowledged (a re-send could not mend it, and
-      // an unacknowledged delta would block the job's deliveries), but not added
-      frame('x', 5, { ...delta(9), layout: other }).trimEnd(),
-    ];
-    for (const line of invalid) peer.socket.write(`${line}\n`);
-    peer.socket.write(frame('job-a', 1, delta(2)));
-    await until('the valid frame to be acknowledged', () => peer.acks.length === 2);
-    assert.deepEqual(peer.acks, [5, 1], 'only well-formed deltas are acknowledged');
-    assert.equal(requestsOf(hub), 2, 'nothing of the invalid frames was counted');
-    // every one is counted, including the lines that are not JSON at all
-    assert.equal(hub.rejectedFrames, invalid.length);
-  });
-
-  it('cuts a peer that sends an oversize frame, and serves the others', async () => {
-    const hub = await startHub();
-    const good = await rawPeer(hub);
-    cleanups.push(() => good.socket.destroy());
-    const bad = await rawPeer(hub);
-    const closed = new Promise((resolve) => bad.socket.once('close', resolve));
-    const chunk = 'x'.repeat(1024 * 1024);
-    for (let i = 0; i <= MAX_FRAME_BYTES / chunk.length; i++) bad.socket.write(chunk);
-    await closed;
-    assert.equal(hub.rejectedFrames, 1);
-    good.socket.write(frame('job-a', 1, delta(1)));
-    const late = await rawPeer(hub); // and still accepts connections
-    cleanups.push(() => late.socket.destroy());
-    late.socket.write(frame('job-b', 1, delta(1)));
-    await until('both acks', () => good.acks.length === 1 && late.acks.length === 1);
-    assert.equal(requestsOf(hub), 2);
-  });
-
-  it('survives a delta without a bucket layout', async () => {
-    const hub = await startHub();
-    const peer = await rawPeer(hub);
-    cleanups.push(() => peer.socket.destroy());
-    peer.socket.write(frame('job-a', 1, { ...delta(9), layout: undefined }));
-    await new Promise((r) => setTimeout(r, 100));
-    peer.socket.write(frame('job-a', 2, delta(1)));
-    await until('the next frame is acknowledged', () => peer.acks.includes(2), 2_000);
-    assert.equal(requestsOf(hub), 1);
-  });
-
-  it('refuses a delta whose values are not counts, rather than corrupting the totals', async () => {
-    const hub = await startHub();
-    const peer = await rawPeer(hub);
-    cleanups.push(() => peer.socket.destroy());
-    peer.socket.write(frame('job-a', 1, delta(1)));
-    const corrupt = delta(1);
-    corrupt.counters.requests![0]!.value = '5' as never;
-    peer.socket.write(frame('job-b', 1, corrupt));
-    const wrongCounts = delta(0, [0.25]);
-    wrongCounts.histograms.ttft![0]!.counts = ['a' as never];
-    peer.socket.write(frame('job-c', 1, wrongCounts));
-    peer.socket.write(frame('job-a', 2, delta(1)));
-    await until('four acks', () => peer.acks.length === 4);
-    const text = renderExposition(
-      { store: hub.totals, activeSessions: 0, peakSessions: 0, renderErrors: 0 },
-      false,
-    );
-    assert.equal(requestsOf(hub), 2, `requests total is ${String(requestsOf(hub))}`);
-    assert.doesNotMatch(text, /\+Inf$/m, 'no sample renders as +Inf');
-  });
-
-  it('resolves close() while a peer that never sent a whole frame is connected', async () => {
-    const hub = await HubServer.start(DEFAULT_BUCKETS, 20);
-    const peer = await rawPeer(hub);
-    peer.socket.write('{"v":1,'); // a job that connected and has not finished its first frame
+describe('the worker hub socket', () => {
+  it('is private under umask 000: a 0700 directory of ours, a 0600 socket', async () => {
+    const worker = await startWorker();
     try {
-      const outcome = await Promise.race([
-        hub.close().then(() => 'closed'),
-        new Promise((resolve) => setTimeout(() => resolve('still waiting after 2 s'), 2_000)),
-      ]);
-      assert.equal(outcome, 'closed');
-    } finally {
-      peer.socket.destroy();
-    }
-  });
+      const dir = lstatSync(dirname(worker.socketPath));
+      const socket = lstatSync(worker.socketPath);
+      assert.ok(dir.isDirectory() && !dir.isSymbolicLink());
+      assert.equal((dir.mode & 0o777).toString(8), '700');
+      assert.equal(dir.uid, process.getuid!());
+      assert.ok(socket.isSocket());
+      assert.equal((socket.mode & 0o777).toString(8), '600');
+      assert.match(dirname(worker.socketPath), new RegExp(`lkam-hub-${worker.child.pid}-`));
 
-  it('bounds the series it keeps across job processes, as a single-process store does', async () => {
-    const hub = await startHub();
-    const peer = await rawPeer(hub);
-    cleanups.push(() => peer.socket.destroy());
-    // three jobs, each well under the limit per delivery, with a per-room label (a mistake
-    // the limit exists to survive)
-    for (let job = 0; job < 3; job++) {
-      const store = new SeriesStore(DEFAULT_BUCKETS);
-      for (let i = 0; i < 0.6 * DEFAULT_MAX_SERIES; i++) {
-        store.observe('ttft', seriesKey({ room: `room-${job}-${i}` }), 0.2);
+      if (canSwitchUser()) {
+        // the probe could connect: to a socket anyone may use, made the way the hub once was
+        const open = createServer();
+        const openPath = join(parent, 'open.sock');
+        await new Promise<void>((resolve) => open.listen(openPath, resolve));
+        chmodSync(openPath, 0o777);
+        try {
+          assert.equal(connectAsNobody(openPath), 'connected', 'the probe works');
+        } finally {
+          await new Promise((resolve) => open.close(resolve));
+        }
+        assert.equal(connectAsNobody(worker.socketPath), 'EACCES');
       }
-      peer.socket.write(frame(`job-${job}`, 1, store.snapshot()));
+    } finally {
+      worker.child.kill('SIGKILL');
+      await worker.exited;
     }
-    await until('three acks', () => peer.acks.length === 3, 20_000);
-    const kept = [...hub.totals.histogramSeries('ttft')].length;
-    assert.ok(kept <= DEFAULT_MAX_SERIES, `the hub keeps ${kept} series`);
   });
-});
 
-describe('HubClient → HubServer', () => {
-  async function connectClient(
-    source: RecordingSource,
-    hubOrProxy: { address: HubServer['address'] },
-  ) {
-    const client = new HubClient(hubOrProxy.address, source);
-    cleanups.push(() => client.close());
-    return client;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`is removed on ${signal}, and ${signal} still ends the process`, async () => {
+      for (const name of leftovers()) rmSync(join(parent, name), { recursive: true });
+      const worker = await startWorker();
+      assert.ok(existsSync(worker.socketPath));
+      worker.child.kill(signal);
+      assert.deepEqual(await worker.exited, { code: null, signal });
+      assert.deepEqual(leftovers(), []);
+    });
   }
 
-  it('delivers everything recorded, exactly once, in deltas', async () => {
-    const hub = await startHub();
-    const source = new RecordingSource();
-    await connectClient(source, hub);
-    for (let i = 0; i < 20; i++) {
-      source.record(3);
-      await new Promise((r) => setTimeout(r, 7));
+  it("is removed on SIGTERM when the user's own handler ends the process", async () => {
+    const worker = await startWorker(true);
+    worker.child.kill('SIGTERM');
+    assert.deepEqual(await worker.exited, { code: 0, signal: null });
+    assert.equal(existsSync(dirname(worker.socketPath)), false);
+  });
+
+  it('left behind by SIGKILL, is removed when the next worker starts', async () => {
+    const killed = await startWorker();
+    killed.child.kill('SIGKILL');
+    await killed.exited;
+    assert.ok(existsSync(killed.socketPath), 'SIGKILL leaves the socket');
+    // and a socket file of an earlier version, from a process that is gone
+    const legacy = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const path = require('path').join(${JSON.stringify(parent)}, 'lkam-' + process.pid + '-0123abcd.sock');
+         require('net').createServer().listen(path, () => { console.log(path); process.kill(process.pid, 'SIGKILL'); });`,
+      ],
+      { encoding: 'utf8' },
+    ).stdout.trim();
+    assert.ok(existsSync(legacy), 'the old socket file is there');
+    // a directory whose pid is gone here but whose socket answers (another pid namespace
+    // sharing the temp directory) stays
+    const deadPid = /lkam-(\d+)-/.exec(legacy)![1];
+    const foreignDir = join(parent, `lkam-hub-${deadPid}-Zz0099`);
+    mkdirSync(foreignDir, { mode: 0o700 });
+    const foreign = createServer();
+    await new Promise<void>((resolve) => foreign.listen(join(foreignDir, 'hub.sock'), resolve));
+    const next = await startWorker();
+    try {
+      assert.equal(existsSync(dirname(killed.socketPath)), false, 'the stale directory is gone');
+      assert.equal(existsSync(legacy), false, 'the old socket file is gone');
+      assert.ok(existsSync(join(foreignDir, 'hub.sock')), 'a socket that answers is left alone');
+      await new Promise((resolve) => foreign.close(resolve));
+      rmSync(foreignDir, { recursive: true, force: true });
+      assert.deepEqual(leftovers(), [dirname(next.socketPath).split('/').pop()]);
+    } finally {
+      next.child.kill('SIGTERM');
+      await next.exited;
     }
-    await until('all delivered', () => requestsOf(hub) === 60);
-    await new Promise((r) => setTimeout(r, 100)); // later flushes must add nothing
-    assert.equal(requestsOf(hub), 60);
-    assert.equal(ttftCountOf(hub), 60);
-    assert.equal(hub.activeSessions, 1);
-  });
-
-  it('re-sends a delta whose ack was lost, and the hub counts it once', async () => {
-    const hub = await startHub();
-    const proxy = await HubProxy.start(hub.address);
-    cleanups.push(() => proxy.close());
-    const source = new RecordingSource();
-    await connectClient(source, proxy);
-    source.record(4);
-    await until('first delivery', () => requestsOf(hub) === 4);
-
-    proxy.inject('cut-before-ack', carriesSamples);
-    source.record(6);
-    await until('the cut', () => proxy.connections === 2); // the client reconnected
-    source.record(1);
-    await until('the re-send and the rest', () => requestsOf(hub) === 11);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(requestsOf(hub), 11, 'the re-sent delta was not added again');
-    assert.equal(ttftCountOf(hub), 11);
-
-    const seqs = proxy.forwarded.map((d) => `${d.job}:${d.seq}`);
-    assert.ok(seqs.length > new Set(seqs).size, 'the same seq really went to the hub twice');
-    const disconnects = [...hub.totals.counterSeries('hub_disconnects')];
-    assert.deepEqual(
-      disconnects.map((c) => c.value),
-      [1],
-      'the lost connection is reported',
-    );
-  });
-
-  it('re-sends a delta the hub never received, and it is counted once', async () => {
-    const hub = await startHub();
-    const proxy = await HubProxy.start(hub.address);
-    cleanups.push(() => proxy.close());
-    const source = new RecordingSource();
-    await connectClient(source, proxy);
-    await until('connected', () => proxy.forwarded.length > 0);
-    proxy.inject('drop', carriesSamples);
-    source.record(5);
-    await until('the drop', () => proxy.pendingFaults === 0 && proxy.connections === 2);
-    await until('the re-send', () => requestsOf(hub) === 5);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(requestsOf(hub), 5);
+    assert.deepEqual(leftovers(), []);
   });
 });

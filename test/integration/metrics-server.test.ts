@@ -7,6 +7,8 @@ import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import assert from 'node:assert/strict';
+import type * as nodeCrypto from 'node:crypto';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { MetricsConfigError, attachMetrics, startMetricsServer } from '../../src/index.js';
@@ -129,6 +131,42 @@ describe('startMetricsServer options', () => {
       assert.equal(ok.status, 200);
     } finally {
       await basic.close();
+    }
+  });
+
+  it('compares credentials in constant time, on digests of equal length', async () => {
+    // Spy on the real crypto.timingSafeEqual (ESM named imports follow the patched builtin).
+    const crypto = createRequire(import.meta.url)('node:crypto') as typeof nodeCrypto;
+    const original = crypto.timingSafeEqual;
+    const calls: Array<[number, number]> = [];
+    crypto.timingSafeEqual = (a, b) => {
+      calls.push([a.byteLength, b.byteLength]);
+      return original(a, b);
+    };
+    syncBuiltinESMExports();
+    const bearer = await startMetricsServer({
+      port: 0,
+      host: '127.0.0.1',
+      hub: false,
+      auth: { bearerToken: 's3cret' },
+    });
+    try {
+      const status = async (authorization: string) =>
+        (await fetch(bearer.url, { headers: { authorization } })).status;
+      assert.equal(await status('Bearer s3cre'), 401, 'a prefix of the secret');
+      assert.equal(await status('Bearer s3cretX'), 401, 'the secret and more');
+      assert.equal(await status(`Bearer ${'x'.repeat(5_000)}`), 401);
+      assert.equal(await status('Bearer s3cret'), 200);
+      assert.equal(calls.length, 4, 'every attempt went through timingSafeEqual');
+      for (const [a, b] of calls) assert.equal(a, b, 'equal-length digests');
+      assert.ok(
+        calls.every(([a]) => a === calls[0]![0]),
+        'one digest length for every input',
+      );
+    } finally {
+      crypto.timingSafeEqual = original;
+      syncBuiltinESMExports();
+      await bearer.close();
     }
   });
 

@@ -8,8 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { attachMetrics, startMetricsServer } from '../../src/index.js';
 import type { MetricsServer } from '../../src/index.js';
-import { spawnSync } from 'node:child_process';
-import { ensurePrometheusTools } from '../support/prometheus-tools.js';
+import { promtoolCheckMetrics } from '../support/prometheus-tools.js';
 import { ScriptedLLM, toolOutputKey } from '../support/scripted-llm.js';
 
 describe('promtool check metrics', () => {
@@ -62,13 +61,9 @@ describe('promtool check metrics', () => {
     }
     assert.match(text, /^lk_agents_errors_total\{/m);
     // promtool reads the exposition on stdin and prints lint findings
-    const result = spawnSync(ensurePrometheusTools().promtool, ['check', 'metrics'], {
-      input: text,
-      encoding: 'utf8',
-    });
-    const findings = `${result.stdout}${result.stderr}`.trim();
-    assert.equal(result.status, 0, `promtool: ${findings}`);
-    assert.equal(findings, '', 'no lint findings');
+    const result = promtoolCheckMetrics(text);
+    assert.equal(result.status, 0, `promtool: ${result.output}`);
+    assert.equal(result.output, '', 'no lint findings');
     await metrics.close();
     await session.close();
   });

@@ -216,6 +216,25 @@ process.exit(0);
     assert.ok(code.length < 24_000, `bundled overlay is ${code.length} bytes`);
   });
 
+  it('ships the caller entry for rtc-node callers, in ESM and CJS', () => {
+    const esm = run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const c = await import('livekit-agents-metrics/caller'); console.log(typeof c.measureHeardLatency, typeof c.parseCallerMessage)",
+      ],
+      project,
+    );
+    assert.equal(esm.trim(), 'function function');
+    const cjs = run(
+      process.execPath,
+      ['-e', "console.log(typeof require('livekit-agents-metrics/caller').ClockResponder)"],
+      project,
+    );
+    assert.equal(cjs.trim(), 'function');
+  });
+
   it('ships types that resolve for a TypeScript user', () => {
     const types = readFileSync(
       join(project, 'node_modules/livekit-agents-metrics/dist/index.d.ts'),

@@ -10,7 +10,14 @@ export type JobCommand =
    * `prime`: run one turn before attaching, so the process's first-turn start-up cost (lazy
    * imports in the framework, cold code) is not in any recorded latency.
    */
-  | { type: 'start'; labels: Record<string, string>; ttftMenuMs: number[]; prime?: boolean }
+  | {
+      type: 'start';
+      labels: Record<string, string>;
+      ttftMenuMs: number[];
+      prime?: boolean;
+      /** The LLM's model name (default `scripted-1`), e.g. one too long for a label. */
+      model?: string;
+    }
   /** One user turn whose LLM answer has this TTFT (one of the start message's menu). */
   | { type: 'turn'; ttftMs: number }
   /** Turns back to back, as fast as they complete, until the process dies. */

@@ -26,6 +26,8 @@ export interface LiveKitServer {
   apiKey: string;
   apiSecret: string;
   pid: number;
+  /** The one UDP port (on 127.0.0.1) its WebRTC media uses. */
+  udpPort: number;
   /** Where its log goes (stdout and stderr). */
   logPath: string;
   /** The log so far. */
@@ -39,6 +41,12 @@ export interface StartLiveKitServerOptions {
   logDir?: string;
   /** How long to wait for the server to answer; default 20 s. */
   readyTimeoutMs?: number;
+  /**
+   * The address its ICE candidates advertise (its media still listens on 127.0.0.1). Another
+   * loopback address, e.g. `127.0.0.2`, sends every client's media through a relay listening
+   * there at `udpPort` (see udp-delay-relay.ts). Default `127.0.0.1`.
+   */
+  nodeIp?: string;
 }
 
 /**
@@ -115,6 +123,9 @@ async function startOnce(
     '  enable_loopback_candidate: true',
     '  ips:',
     '    includes: [127.0.0.1/32]',
+    // behind a relay, the server must not check the clients' own addresses (a full ICE agent
+    // would, and find a direct path around the relay); an ICE-lite one only answers
+    ...(options.nodeIp ? ['  use_ice_lite: true'] : []),
     'keys:',
     `  ${apiKey}: ${apiSecret}`,
     'logging:',
@@ -126,7 +137,15 @@ async function startOnce(
 
   const proc = spawn(
     binary,
-    ['--dev', '--config', configPath, '--bind', '127.0.0.1', '--node-ip', '127.0.0.1'],
+    [
+      '--dev',
+      '--config',
+      configPath,
+      '--bind',
+      '127.0.0.1',
+      '--node-ip',
+      options.nodeIp ?? '127.0.0.1',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const forget = killOnExit(() => proc.kill('SIGKILL'));
@@ -170,6 +189,7 @@ async function startOnce(
     apiKey,
     apiSecret,
     pid: proc.pid ?? -1,
+    udpPort,
     logPath,
     log: () => output,
     stop,

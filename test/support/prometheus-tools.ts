@@ -55,3 +55,14 @@ export function promtool(args: string[], cwd?: string): ToolRun {
   if (run.error) throw run.error;
   return { status: run.status ?? 1, output: `${run.stdout}${run.stderr}` };
 }
+
+/** `promtool check metrics` on an exposition (read on stdin): its exit status and findings. */
+export function promtoolCheckMetrics(exposition: string): ToolRun {
+  const run = spawnSync(ensurePrometheusTools().promtool, ['check', 'metrics'], {
+    input: exposition,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (run.error) throw run.error;
+  return { status: run.status ?? 1, output: `${run.stdout}${run.stderr}`.trim() };
+}

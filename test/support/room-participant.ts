@@ -61,6 +61,8 @@ const FRAME_MS = 10;
 class Microphone {
   // a short queue: audio that a stalled clock pushes late goes out late, not a whole queue later
   readonly source = new AudioSource(SPEECH_SAMPLE_RATE, 1, 100);
+  /** What sends a frame: the source's own captureFrame, or a helper that taps it on the way. */
+  capture = (source: AudioSource, frame: AudioFrame): Promise<void> => source.captureFrame(frame);
   private readonly queue: QueuedClip[] = [];
   private readonly samplesPerFrame = (SPEECH_SAMPLE_RATE * FRAME_MS) / 1000;
   private closed = false;
@@ -91,7 +93,7 @@ class Microphone {
       const wait = start + (k + 1) * FRAME_MS - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       if (this.closed) break;
-      await this.source.captureFrame(this.nextFrame(Date.now()));
+      await this.capture(this.source, this.nextFrame(Date.now()));
     }
   }
 
@@ -129,6 +131,8 @@ export class RoomParticipant {
   readonly packets: ReceivedPacket[] = [];
   /** Arrival times of the agent's audible frames (peak above the silence threshold). */
   readonly agentVoicedAt: number[] = [];
+  /** Every agent frame as read: when (Date.now), its length in samples, and its peak. */
+  readonly agentFrameLog: Array<{ at: number; samples: number; peak: number }> = [];
   agentFrames = 0;
   agentJoinedAt?: number;
   agentTrackAt?: number;
@@ -183,6 +187,11 @@ export class RoomParticipant {
       new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
     );
     this.mic.start();
+  }
+
+  /** Sends every microphone frame through `capture` (e.g. a heard-latency meter's captureFrame). */
+  useCapture(capture: (source: AudioSource, frame: AudioFrame) => Promise<void>): void {
+    this.mic.capture = capture;
   }
 
   /** Sends the speech in real time; resolves when its last sample has gone out. */
@@ -248,7 +257,9 @@ export class RoomParticipant {
           this.agentFrames++;
           let peak = 0;
           for (const v of frame.data) peak = Math.max(peak, v < 0 ? -v : v);
-          if (peak > DEFAULT_SILENCE_THRESHOLD) this.agentVoicedAt.push(Date.now());
+          const at = Date.now();
+          this.agentFrameLog.push({ at, samples: frame.samplesPerChannel, peak });
+          if (peak > DEFAULT_SILENCE_THRESHOLD) this.agentVoicedAt.push(at);
         }
       } catch {
         // the stream ends with the room

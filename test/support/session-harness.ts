@@ -1,4 +1,4 @@
-import { type VAD, llm, type tts, voice } from '@livekit/agents';
+import { type VAD, llm, type stt as sttNs, type tts, voice } from '@livekit/agents';
 import { z } from 'zod';
 import { RecordingAudioOutput, ScriptedAudioInput } from './audio-io.js';
 import { SessionEventRecorder } from './event-recorder.js';
@@ -118,10 +118,11 @@ export async function startTextSession(options: TextHarnessOptions): Promise<Tex
   };
 }
 
-export interface VoiceHarnessOptions {
-  llm: llm.LLM;
-  tts?: FakeTTS;
-  stt?: EnergySTT;
+export interface VoiceHarnessOptions<S extends sttNs.STT = EnergySTT, T extends tts.TTS = FakeTTS> {
+  /** A realtime model replaces the STT, LLM and TTS pipeline. */
+  llm: llm.LLM | llm.RealtimeModel;
+  tts?: T;
+  stt?: S;
   /** undefined keeps the framework's bundled Silero VAD; pass a VAD to override. */
   vad?: VAD;
   tools?: llm.ToolContextLike;
@@ -138,11 +139,14 @@ export interface VoiceHarnessOptions {
   sessionOptions?: Partial<voice.AgentSessionOptions>;
 }
 
-export interface VoiceHarness extends HarnessSession {
+export interface VoiceHarness<
+  S extends sttNs.STT = EnergySTT,
+  T extends tts.TTS = FakeTTS,
+> extends HarnessSession {
   input: ScriptedAudioInput;
   output: RecordingAudioOutput;
-  stt: EnergySTT;
-  tts: FakeTTS;
+  stt: S;
+  tts: T;
 }
 
 /**
@@ -152,9 +156,12 @@ export interface VoiceHarness extends HarnessSession {
  * prediction; AEC warmup is off so an early barge-in is not swallowed; user-away is off so no
  * timer outlives the test.
  */
-export async function startVoiceSession(options: VoiceHarnessOptions): Promise<VoiceHarness> {
-  const stt = options.stt ?? new EnergySTT();
-  const ttsInstance = options.tts ?? new FakeTTS();
+export async function startVoiceSession<
+  S extends sttNs.STT = EnergySTT,
+  T extends tts.TTS = FakeTTS,
+>(options: VoiceHarnessOptions<S, T>): Promise<VoiceHarness<S, T>> {
+  const stt = options.stt ?? (new EnergySTT() as sttNs.STT as S);
+  const ttsInstance = options.tts ?? (new FakeTTS() as tts.TTS as T);
   const input = new ScriptedAudioInput({ frameMs: options.frameMs });
   const output = new RecordingAudioOutput({ bufferMs: options.outputBufferMs });
   const endpointing: Partial<voice.AgentSessionOptions['turnHandling'] & object>['endpointing'] =

@@ -124,15 +124,19 @@ describe('replaying recorded sessions', () => {
     });
   });
 
-  it('voice-interrupted: the interrupted turn is counted and kept out of the stats', () => {
-    const { turns, summary } = replay('voice-interrupted');
+  it('voice-interrupted: the interrupted turn is counted and what it measured stays in the stats', () => {
+    const { turns, summary, assistantMetrics } = replay('voice-interrupted');
     assert.deepEqual(
       turns.map((t) => t.interrupted),
       [true, false],
     );
     assert.equal(summary.interruptedTurns, 1);
-    assert.equal(summary.stats.e2e_latency.count, 1);
-    assert.equal(summary.stats.ttft.count, 1);
+    // the caller heard both answers start, the first before barging in
+    assert.equal(summary.stats.e2e_latency.count, 2);
+    turns.forEach((turn, i) =>
+      near(turn.e2eLatencyMs, assistantMetrics[i]!.e2eLatency! * 1000, 1, `e2e ${i}`),
+    );
+    assert.equal(summary.stats.ttft.count, 2, 'both requests produced their first token');
     assert.equal(summary.components.llm.requests, 2, 'its LLM request still completed');
   });
 });

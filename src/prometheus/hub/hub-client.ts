@@ -1,8 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { type Socket, createConnection } from 'node:net';
-import type { SeriesStore } from '../series-store.js';
-import { seriesKey } from '../series-store.js';
-import { type AckMessage, type DeltaMessage, FrameReader, type HubAddress } from './protocol.js';
+import * as v from 'valibot';
+import { FAMILIES, type FamilyKey } from '../metric-families.js';
+import {
+  DROPPED,
+  type HistogramSeries,
+  type ScalarSeries,
+  type SeriesStore,
+  type StoreSnapshot,
+  seriesKey,
+} from '../series-store.js';
+import { FrameReader } from './frame-reader.js';
+import { AckSchema, HUB_LIMITS, type HubAddress, seriesSchema } from './protocol.js';
 
 /** What the client needs from the process exporter. */
 export interface DeltaSource {
@@ -15,6 +24,21 @@ const MAX_UNSENT_BYTES = 1024 * 1024;
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
 const NO_LABELS = seriesKey({});
+/** A delta message as the client builds it (the hub's schema checks the same shape). */
+interface OutgoingDelta {
+  v: 1;
+  type: 'lkam:delta';
+  job: string;
+  pid: number;
+  seq: number;
+  activeSessions: number;
+  delta: StoreSnapshot;
+}
+/** Frames are kept this far under the hub's limit (the envelope and JSON framing). */
+const FRAME_BUDGET = HUB_LIMITS.maxFrameBytes - 4 * 1024;
+/** A delta whose connection was lost this many times after it was sent (and before its ack) is
+ * given up: the hub cut it each time, so a re-send would not get through either. */
+const MAX_SEND_ATTEMPTS = 3;
 
 /**
  * Runs in a job process: delivers what the process recorded to the worker's hub. One delta is
@@ -27,9 +51,16 @@ export class HubClient {
   private readonly job = randomUUID();
   private socket: Socket | undefined;
   private connected = false;
-  private inflight: DeltaMessage | undefined;
+  private inflight: string | undefined;
+  private inflightSeq = 0;
+  /** Connections that were lost while the in-flight delta was written and not acknowledged. */
+  private inflightAttempts = 0;
+  /** Frames of a delta too big for one frame, waiting for the one in flight. */
+  private readonly queued: StoreSnapshot[] = [];
   /** Whether the in-flight delta reached the socket (it is not while the socket is backed up). */
   private inflightWritten = false;
+  /** Series dropped because no frame could carry them, reported with the next delta. */
+  private undeliverable = 0;
   private seq = 0;
   private backoffMs = RECONNECT_MIN_MS;
   private readonly timer: ReturnType<typeof setInterval>;
@@ -38,9 +69,14 @@ export class HubClient {
   /** Lost connections, reported with the next delta. */
   private disconnects = 0;
 
+  /** Whether a dropped delta or series was logged (once per client). */
+  private warned = false;
+
   constructor(
     private readonly address: HubAddress,
     private readonly source: DeltaSource,
+    private readonly log: (message: string) => void = (m) =>
+      console.warn(`[livekit-agents-metrics] ${m}`),
   ) {
     this.timer = setInterval(() => this.flush(), address.flushMs);
     this.timer.unref();
@@ -81,7 +117,6 @@ export class HubClient {
     const socket = createConnection(this.address.path);
     this.socket = socket;
     socket.unref(); // metrics delivery never keeps a job process alive
-    socket.setEncoding('utf8');
     const reader = new FrameReader(
       (frame) => this.onFrame(frame),
       () => socket.destroy(),
@@ -92,12 +127,13 @@ export class HubClient {
       this.inflightWritten = false; // re-send what was in flight: the hub dedupes by seq
       this.flush();
     });
-    socket.on('data', (chunk: string) => reader.push(chunk));
+    socket.on('data', (chunk: Buffer) => reader.push(chunk));
     socket.on('error', () => {
       /* handled on close */
     });
     socket.on('close', () => {
       if (this.connected) this.disconnects += 1;
+      if (this.connected && this.inflight && this.inflightWritten) this.gaveUpOnInflight();
       this.connected = false;
       if (this.closed) return;
       const wait = this.backoffMs;
@@ -107,47 +143,155 @@ export class HubClient {
   }
 
   private onFrame(frame: unknown): void {
-    const ack = frame as Partial<AckMessage>;
-    if (ack?.v !== 1 || ack.type !== 'lkam:ack' || typeof ack.seq !== 'number') return;
-    if (this.inflight && ack.seq === this.inflight.seq) {
+    const ack = v.safeParse(AckSchema, frame);
+    if (!ack.success) return;
+    if (this.inflight && ack.output.seq === this.inflightSeq) {
       this.inflight = undefined;
-      this.flushSoon(); // what accumulated while waiting goes out now
+      this.inflightAttempts = 0;
+      this.flushSoon(); // what is queued or accumulated while waiting goes out now
     }
+  }
+
+  /** Counts a lost connection of the delta in flight; past the limit, drops it. */
+  private gaveUpOnInflight(): void {
+    this.inflightAttempts += 1;
+    if (this.inflightAttempts < MAX_SEND_ATTEMPTS) return;
+    this.inflight = undefined;
+    this.inflightAttempts = 0;
+    this.undeliverable += 1;
+    this.warnOnce(`a delta was cut ${MAX_SEND_ATTEMPTS} times on its way to the worker hub`);
+  }
+
+  private warnOnce(what: string): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.log(
+      `${what} and was dropped; counted in ` +
+        `${FAMILIES.dropped_samples.name}{reason="hub_undeliverable"}, logged once`,
+    );
   }
 
   private flush(): void {
     try {
       if (!this.connected) return;
       if (this.inflight) {
-        if (!this.inflightWritten) this.write(this.inflight);
+        if (!this.inflightWritten) this.write();
         return;
       }
-      const delta = this.source.takeDelta();
-      if (this.disconnects > 0) {
-        delta.inc('hub_disconnects', NO_LABELS, this.disconnects);
-        this.disconnects = 0;
+      let delta = this.queued.shift();
+      if (!delta) {
+        const store = this.source.takeDelta();
+        if (this.disconnects > 0) {
+          store.inc('hub_disconnects', NO_LABELS, this.disconnects);
+          this.disconnects = 0;
+        }
+        if (this.undeliverable > 0) {
+          store.inc('dropped_samples', DROPPED.hub_undeliverable, this.undeliverable);
+          this.undeliverable = 0;
+        }
+        const frames = this.split(this.deliverable(store.snapshot()));
+        delta = frames.shift()!;
+        this.queued.push(...frames);
       }
       this.seq += 1;
-      this.inflight = {
+      this.inflightSeq = this.seq;
+      const message: OutgoingDelta = {
         v: 1,
         type: 'lkam:delta',
         job: this.job,
         pid: process.pid,
         seq: this.seq,
-        activeSessions: this.source.activeSessions,
-        delta: delta.snapshot(),
+        activeSessions: Math.min(HUB_LIMITS.maxSessionsPerJob, this.source.activeSessions),
+        delta,
       };
+      this.inflight = `${JSON.stringify(message)}\n`;
       this.inflightWritten = false;
-      this.write(this.inflight);
+      this.write();
     } catch {
       // delivery is best effort; the next interval tries again
     }
   }
 
-  private write(message: DeltaMessage): void {
+  /**
+   * The snapshot as the hub accepts it: label values cut as the hub would cut them, and any
+   * series the hub's schema would refuse (which would make it refuse the whole frame) dropped
+   * and counted.
+   */
+  private deliverable(snapshot: StoreSnapshot): StoreSnapshot {
+    const out: StoreSnapshot = { v: 1, layout: snapshot.layout, histograms: {}, counters: {} };
+    let dropped = 0;
+    for (const kind of ['histograms', 'counters'] as const) {
+      for (const [family, list] of Object.entries(snapshot[kind]) as [
+        FamilyKey,
+        Array<HistogramSeries | ScalarSeries>,
+      ][]) {
+        const schema = seriesSchema(kind, family, snapshot.layout);
+        const kept: Array<HistogramSeries | ScalarSeries> = [];
+        for (const series of list) {
+          const checked = schema && v.safeParse(schema, series);
+          if (checked?.success) kept.push(checked.output);
+          else dropped += 1;
+        }
+        if (kept.length > 0) (out[kind] as Record<string, unknown>)[family] = kept;
+      }
+    }
+    if (dropped > 0) this.countUndeliverable(out, dropped);
+    return out;
+  }
+
+  /**
+   * One snapshot per frame: the snapshot itself when it fits (the usual case), else its series
+   * spread over as many as needed. A series that fits no frame alone is dropped and counted.
+   */
+  private split(snapshot: StoreSnapshot): StoreSnapshot[] {
+    if (Buffer.byteLength(JSON.stringify(snapshot)) <= FRAME_BUDGET) return [snapshot];
+    const fresh = (): StoreSnapshot => ({
+      v: 1,
+      layout: snapshot.layout,
+      histograms: {},
+      counters: {},
+    });
+    const frames: StoreSnapshot[] = [fresh()];
+    const base = Buffer.byteLength(JSON.stringify(fresh()));
+    let size = base;
+    let dropped = 0;
+    for (const kind of ['histograms', 'counters'] as const) {
+      for (const [family, list] of Object.entries(snapshot[kind]) as [FamilyKey, unknown[]][]) {
+        for (const series of list) {
+          const bytes = Buffer.byteLength(JSON.stringify(series)) + family.length + 8;
+          if (base + bytes > FRAME_BUDGET) {
+            dropped += 1;
+            continue;
+          }
+          if (size + bytes > FRAME_BUDGET) {
+            frames.push(fresh());
+            size = base;
+          }
+          const target = frames.at(-1)![kind] as Record<string, unknown[]>;
+          (target[family] ??= []).push(series);
+          size += bytes;
+        }
+      }
+    }
+    if (dropped > 0) this.countUndeliverable(frames[0]!, dropped);
+    return frames;
+  }
+
+  private countUndeliverable(snapshot: StoreSnapshot, dropped: number): void {
+    this.warnOnce('a series could not be sent to the worker hub (invalid, or too big for a frame)');
+    const list = (snapshot.counters.dropped_samples ??= []);
+    const existing = list.find(
+      (c) => c.labels.reason === 'hub_undeliverable' && Object.keys(c.labels).length === 1,
+    );
+    if (existing) existing.value += dropped;
+    else list.push({ labels: DROPPED.hub_undeliverable.labels, value: dropped });
+  }
+
+  private write(): void {
     const socket = this.socket;
-    if (!socket || !this.connected || socket.writableLength > MAX_UNSENT_BYTES) return;
-    socket.write(`${JSON.stringify(message)}\n`);
+    if (!socket || !this.connected || !this.inflight) return;
+    if (socket.writableLength > MAX_UNSENT_BYTES) return;
+    socket.write(this.inflight);
     this.inflightWritten = true;
   }
 }

@@ -1,17 +1,36 @@
-import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SeriesStore } from '../series-store.js';
-import type { BucketLayout } from '../metric-families.js';
+import * as v from 'valibot';
+import { type BucketLayout, FAMILIES } from '../metric-families.js';
+import { DEFAULT_MAX_SERIES, DROPPED, type DropReason, SeriesStore } from '../series-store.js';
 import {
   type AckMessage,
-  FrameReader,
+  DeltaEnvelopeSchema,
+  type DeltaMessage,
   type HubAddress,
-  isDeltaMessage,
-  isValidSnapshot,
+  deltaMessageSchema,
+  describeIssue,
 } from './protocol.js';
+import { FrameReader } from './frame-reader.js';
+import { type SocketDir, createSocketDir } from './socket-dir.js';
+
+/** Limits of a hub; the defaults suit a worker with a few hundred job processes. */
+export interface HubServerOptions {
+  /** How often job processes deliver, in ms. Default: `1000`. */
+  flushMs?: number;
+  /** Connections open at once; more are closed as they arrive. Default: `256`. */
+  maxConnections?: number;
+  /** A connection with no traffic for this long is closed. Default: 10 × flushMs, ≥ 30 s. */
+  idleTimeoutMs?: number;
+  /** Bytes of unfinished frames across every connection. Default: 32 MiB. */
+  maxBufferedBytes?: number;
+  /** Acknowledgements a peer has not read, in bytes, before it is cut. Default: 64 KiB. */
+  maxUnreadAckBytes?: number;
+  /** Series the totals keep (every family counts). Default: DEFAULT_MAX_SERIES. */
+  maxSeries?: number;
+  /** Where refusals are logged (once per reason). Default: console.warn. */
+  log?: (message: string) => void;
+}
 
 interface JobState {
   activeSessions: number;
@@ -21,39 +40,75 @@ interface JobState {
 /** Sequence numbers remembered per job, so a re-sent delta is never added twice. */
 const MAX_REMEMBERED_JOBS = 10_000;
 
+const defaultLog = (message: string) => console.warn(`[livekit-agents-metrics] ${message}`);
+
 /**
  * Runs in the worker's main process: receives the deltas job processes record, adds each once
  * into one cumulative store, and tracks each live job's active sessions. When a job's
  * connection ends (the job finished, or was killed), its counts stay and its gauge goes.
+ *
+ * Every frame is validated (see protocol.ts), and everything a peer can make the hub hold is
+ * bounded: connections, bytes of unfinished frames per connection and in total, unread
+ * acknowledgements, idle time, one job per connection, series. What is refused is counted in
+ * `dropped_samples{reason="hub_…"}` and logged once per reason.
  */
 export class HubServer {
   readonly totals: SeriesStore;
   readonly address: HubAddress;
   private readonly server: Server;
+  private readonly schema: ReturnType<typeof deltaMessageSchema>;
   private readonly jobs = new Map<string, JobState>();
   private readonly lastSeqByJob = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
+  private readonly warned = new Set<DropReason>();
+  private readonly limits: Required<HubServerOptions>;
   private peak = 0;
-  rejectedFrames = 0;
+  private buffered = 0;
 
-  private constructor(layout: BucketLayout, path: string, flushMs: number) {
-    this.totals = new SeriesStore(layout);
-    this.address = { v: 1, path, layout, flushMs };
+  private constructor(
+    layout: BucketLayout,
+    private readonly dir: SocketDir,
+    options: HubServerOptions,
+  ) {
+    const flushMs = options.flushMs ?? 1_000;
+    this.limits = {
+      flushMs,
+      maxConnections: options.maxConnections ?? 256,
+      idleTimeoutMs: options.idleTimeoutMs ?? Math.max(30_000, 10 * flushMs),
+      maxBufferedBytes: options.maxBufferedBytes ?? 32 * 1024 * 1024,
+      maxUnreadAckBytes: options.maxUnreadAckBytes ?? 64 * 1024,
+      maxSeries: options.maxSeries ?? DEFAULT_MAX_SERIES,
+      log: options.log ?? defaultLog,
+    };
+    this.totals = new SeriesStore(layout, this.limits.maxSeries);
+    this.schema = deltaMessageSchema(layout);
+    this.address = { v: 1, path: dir.socketPath, layout, flushMs };
     this.server = createServer((socket) => this.onConnection(socket));
+    this.server.maxConnections = this.limits.maxConnections;
+    this.server.on('drop', () => this.refuse('hub_connection_limit'));
     this.server.unref();
   }
 
-  static async start(layout: BucketLayout, flushMs = 1_000): Promise<HubServer> {
-    const path = join(tmpdir(), `lkam-${process.pid}-${randomUUID().slice(0, 8)}.sock`);
-    const hub = new HubServer(layout, path, flushMs);
-    process.once('exit', hub.removeSocketFile);
-    await new Promise<void>((resolve, reject) => {
-      hub.server.once('error', reject);
-      hub.server.listen(path, () => {
-        hub.server.off('error', reject);
-        resolve();
+  /**
+   * Listens on a socket in a new private directory (see socket-dir.ts), after removing the
+   * directories of hubs whose process died without cleaning up.
+   */
+  static async start(layout: BucketLayout, options: HubServerOptions = {}): Promise<HubServer> {
+    const dir = await createSocketDir(tmpdir());
+    const hub = new HubServer(layout, dir, options);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        hub.server.once('error', reject);
+        hub.server.listen(dir.socketPath, () => {
+          hub.server.off('error', reject);
+          resolve();
+        });
       });
-    });
+      dir.restrictSocket();
+    } catch (error) {
+      dir.remove();
+      throw error;
+    }
     return hub;
   }
 
@@ -73,85 +128,132 @@ export class HubServer {
     return this.jobs.size;
   }
 
+  /** Connections open now. */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  /** Bytes of unfinished frames held across connections. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
   async close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    process.off('exit', this.removeSocketFile);
-    this.removeSocketFile();
+    this.dir.remove();
   }
 
-  /** A worker that exits without close() still leaves no socket file behind. */
-  private readonly removeSocketFile = (): void => {
-    rmSync(this.address.path, { force: true });
-  };
+  private refuse(reason: DropReason, detail?: string): void {
+    this.totals.inc('dropped_samples', DROPPED[reason]);
+    if (this.warned.has(reason)) return;
+    this.warned.add(reason);
+    this.limits.log(
+      `worker hub refused input (${reason}${detail ? `: ${detail}` : ''}); ` +
+        `counted in ${FAMILIES.dropped_samples.name}, logged once`,
+    );
+  }
 
   private onConnection(socket: Socket): void {
-    socket.setEncoding('utf8');
     this.sockets.add(socket);
-    const jobsOnSocket = new Set<string>();
+    let job: string | undefined;
+    let held = 0;
+    const release = () => {
+      this.buffered -= held;
+      held = 0;
+    };
+    const cut = (reason: DropReason) => {
+      if (socket.destroyed) return;
+      this.refuse(reason);
+      socket.destroy();
+    };
     const reader = new FrameReader(
       (frame) => {
+        if (socket.destroyed) return; // cut: the rest of its last chunk is not read
         try {
-          if (!isDeltaMessage(frame)) {
-            this.rejectedFrames += 1;
-            return;
-          }
-          jobsOnSocket.add(frame.job);
-          if (!isValidSnapshot(frame.delta, this.totals.layout)) {
-            // Acknowledged all the same: re-sending a malformed delta would not mend it.
-            this.rejectedFrames += 1;
-            this.acknowledge(socket, frame.seq);
-            return;
-          }
-          this.onDelta(frame.job, frame.seq, frame.activeSessions, frame.delta, socket);
+          job = this.onFrame(frame, socket, job, cut);
         } catch {
-          this.rejectedFrames += 1; // a peer's frame never takes the worker down
+          this.refuse('hub_invalid_frame'); // a peer's frame never takes the worker down
         }
       },
-      () => {
-        this.rejectedFrames += 1;
-        socket.destroy();
-      },
+      () => cut('hub_oversize_frame'),
     );
-    socket.on('data', (chunk: string) => reader.push(chunk));
+    socket.setTimeout(this.limits.idleTimeoutMs, () => cut('hub_idle_connection'));
+    socket.on('data', (chunk: Buffer) => {
+      reader.push(chunk);
+      if (socket.destroyed) return;
+      this.buffered += reader.buffered - held;
+      held = reader.buffered;
+      if (this.buffered > this.limits.maxBufferedBytes) {
+        release();
+        cut('hub_buffer_limit');
+      }
+    });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
+      release();
       this.sockets.delete(socket);
-      for (const job of jobsOnSocket) {
-        if (this.jobs.get(job)?.socket === socket) this.jobs.delete(job);
-      }
+      if (job !== undefined && this.jobs.get(job)?.socket === socket) this.jobs.delete(job);
     });
   }
 
-  private onDelta(
-    job: string,
-    seq: number,
-    activeSessions: number,
-    delta: Parameters<SeriesStore['merge']>[0],
+  /** Handles one frame of a connection; returns the connection's job. */
+  private onFrame(
+    frame: unknown,
     socket: Socket,
-  ): void {
-    const last = this.lastSeqByJob.get(job) ?? 0;
-    if (seq > last) {
-      try {
-        this.totals.merge(delta);
-      } catch {
-        this.rejectedFrames += 1;
-        return;
-      }
-      this.lastSeqByJob.delete(job); // re-insert: the map's order is least recently seen first
-      this.lastSeqByJob.set(job, seq);
-      if (this.lastSeqByJob.size > MAX_REMEMBERED_JOBS) {
-        this.lastSeqByJob.delete(this.lastSeqByJob.keys().next().value!);
-      }
+    job: string | undefined,
+    cut: (reason: DropReason) => void,
+  ): string | undefined {
+    const envelope = v.safeParse(DeltaEnvelopeSchema, frame, { abortEarly: true });
+    if (!envelope.success) {
+      this.refuse('hub_invalid_frame', describeIssue(envelope.issues));
+      return job;
     }
-    this.jobs.set(job, { activeSessions, socket });
-    const active = this.activeSessions;
-    if (active > this.peak) this.peak = active;
-    this.acknowledge(socket, seq);
+    // A connection is one job process: a second job id is a peer inventing jobs.
+    if (job !== undefined && envelope.output.job !== job) {
+      cut('hub_extra_job');
+      return job;
+    }
+    const message = v.safeParse(this.schema, frame, { abortEarly: true });
+    if (!message.success) {
+      // Acknowledged all the same: re-sending a malformed delta would not mend it.
+      this.refuse('hub_invalid_frame', describeIssue(message.issues));
+      this.acknowledge(socket, envelope.output.seq, cut);
+      return envelope.output.job;
+    }
+    this.onDelta(message.output, socket, cut);
+    return envelope.output.job;
   }
 
-  private acknowledge(socket: Socket, seq: number): void {
+  private onDelta(message: DeltaMessage, socket: Socket, cut: (r: DropReason) => void): void {
+    const { job, seq } = message;
+    const last = this.lastSeqByJob.get(job) ?? 0;
+    if (seq > last) {
+      this.totals.merge(message.delta);
+      this.lastSeqByJob.delete(job); // re-insert: the map's order is least recently seen first
+      this.lastSeqByJob.set(job, seq);
+      if (this.lastSeqByJob.size > MAX_REMEMBERED_JOBS) this.forgetOneJob();
+    }
+    this.jobs.set(job, { activeSessions: message.activeSessions, socket });
+    const active = this.activeSessions;
+    if (active > this.peak) this.peak = active;
+    this.acknowledge(socket, seq, cut);
+  }
+
+  /** Forgets the least recently seen job that is not connected now. */
+  private forgetOneJob(): void {
+    for (const job of this.lastSeqByJob.keys()) {
+      if (this.jobs.has(job)) continue;
+      this.lastSeqByJob.delete(job);
+      return;
+    }
+  }
+
+  private acknowledge(socket: Socket, seq: number, cut: (r: DropReason) => void): void {
+    if (socket.destroyed) return;
+    // A peer that does not read its acks would make them pile up here.
+    if (socket.writableLength > this.limits.maxUnreadAckBytes) return cut('hub_unread_acks');
     const ack: AckMessage = { v: 1, type: 'lkam:ack', seq };
-    if (!socket.destroyed) socket.write(`${JSON.stringify(ack)}\n`);
+    socket.write(`${JSON.stringify(ack)}\n`);
   }
 }

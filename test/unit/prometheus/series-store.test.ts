@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_BUCKETS } from '../../../src/prometheus/metric-families.js';
 import { FunctionNameCap, SessionSeriesSink } from '../../../src/prometheus/series-sink.js';
-import { SeriesStore, seriesKey } from '../../../src/prometheus/series-store.js';
+import { DROPPED, SeriesStore, labelKey, seriesKey } from '../../../src/prometheus/series-store.js';
 
 const llm = seriesKey({ provider: 'openai', model: 'gpt-4o' });
 
@@ -118,5 +118,55 @@ describe('SessionSeriesSink', () => {
       [...target.store.counterSeries('folded_functions')].map((c) => c.value),
       [2],
     );
+  });
+
+  it('counts every family against the cap, health counters of other reasons included', () => {
+    const store = new SeriesStore(DEFAULT_BUCKETS, 3);
+    for (let i = 0; i < 100; i++) {
+      store.inc('dropped_samples', seriesKey({ reason: `invented-${i}` }));
+      store.inc('dropped_messages', seriesKey({ reason: `invented-${i}` }));
+      store.inc('odd_fields', seriesKey({ field: `f${i}` }));
+    }
+    const kept = (['dropped_samples', 'dropped_messages', 'odd_fields'] as const).flatMap((f) => [
+      ...store.counterSeries(f),
+    ]);
+    // three admitted, plus the one series that reports the drops
+    assert.equal(kept.length, 4);
+    assert.deepEqual(
+      [...store.counterSeries('dropped_samples')]
+        .filter((c) => c.labels.reason === 'series_limit')
+        .map((c) => c.value),
+      [297],
+    );
+  });
+
+  it('always keeps the fixed health series, past the cap', () => {
+    const store = new SeriesStore(DEFAULT_BUCKETS, 1);
+    store.inc('requests', seriesKey({ component: 'llm' }));
+    store.inc('internal_errors', seriesKey({}));
+    store.inc('hub_disconnects', seriesKey({}), 2);
+    store.inc('dropped_samples', DROPPED.hub_invalid_frame);
+    store.merge({
+      v: 1,
+      layout: DEFAULT_BUCKETS,
+      histograms: {},
+      counters: { dropped_samples: [{ labels: { reason: 'hub_undeliverable' }, value: 4 }] },
+    });
+    assert.equal([...store.counterSeries('internal_errors')].length, 1);
+    assert.equal([...store.counterSeries('hub_disconnects')][0]!.value, 2);
+    assert.deepEqual(
+      [...store.counterSeries('dropped_samples')].map((c) => [c.labels.reason, c.value]),
+      [
+        ['hub_invalid_frame', 1],
+        ['hub_undeliverable', 4],
+      ],
+    );
+  });
+
+  it('gives label sets that differ a different key, whatever their values hold', () => {
+    const forged = labelKey({ a: 'x\u0000b\u0001y' });
+    assert.notEqual(forged, labelKey({ a: 'x', b: 'y' }));
+    assert.notEqual(labelKey({ a: 'x,b=y' }), labelKey({ a: 'x', b: 'y' }));
+    assert.equal(labelKey({ a: '1', b: '2' }), labelKey({ b: '2', a: '1' }));
   });
 });

@@ -114,19 +114,27 @@ describe('TurnTracker', () => {
     );
   });
 
-  it('flags an interrupted turn and keeps its latencies out of the stats', () => {
-    const { turns, samples } = track([
+  it('flags an interrupted turn and keeps what was measured before the interruption', () => {
+    const { turns, values } = track([
       { kind: 'speech_created', at: 0, speechId: 's1', source: 'generate_reply' },
       { kind: 'user_message', at: 1, createdAt: 0 },
-      llm(500, 3000, 4000),
-      { kind: 'agent_speaking', at: 3100 },
+      // the LLM answered in 400 ms and was then cut off by the barge-in
+      llm(3400, 400, 3400, 's1', true),
+      { kind: 'agent_speaking', at: 900 },
       { kind: 'speech_done', at: 3500, speechId: 's1', interrupted: true },
-      // a report that arrives after the turn ended is discarded too
+      // a report that arrives after the turn ended still counts
       tts(3600, 90, 200),
+      // a second request cut off before its first token has no latency
+      { kind: 'speech_created', at: 4000, speechId: 's2', source: 'generate_reply' },
+      llm(4300, undefined, 300, 's2', true),
+      { kind: 'speech_done', at: 4400, speechId: 's2', interrupted: true },
     ]);
     assert.equal(turns[0]!.interrupted, true);
-    assert.equal(turns[0]!.stages.length, 1, 'the timeline still shows what happened');
-    assert.deepEqual(samples, []);
+    assert.equal(turns[0]!.stages.length, 1, 'the timeline shows what happened');
+    assert.deepEqual(values('ttft'), [400], 'the TTFT before the interruption');
+    assert.deepEqual(values('e2e_latency'), [900], 'the caller heard the answer start');
+    assert.deepEqual(values('ttlt'), [], 'a cut-off response has no last token');
+    assert.deepEqual(values('tts_latency'), [90]);
   });
 
   it('marks a turn cancelled when the agent never started answering', () => {

@@ -1,0 +1,378 @@
+/**
+ * `measureHeardLatency(room)` for a caller written with `@livekit/rtc-node` (a test caller, a load
+ * generator, a SIP bridge): what the caller waits, from the last voiced sample it sends to the
+ * first audible sample of the agent's track it receives, on one clock. The caller's own audio is
+ * handed over frame by frame as it publishes it ({@link HeardLatencyMeter.captureFrame} in place
+ * of `AudioSource.captureFrame`); the agent's track is read from the room. Each turn is sent to
+ * the agent as a `heard_latency` report on the metrics topic (see heard-report.ts).
+ */
+import {
+  type AudioFrame,
+  type AudioSource,
+  AudioStream,
+  ParticipantKind,
+  type RemoteParticipant,
+  type RemoteTrack,
+  type Room,
+  RoomEvent,
+  TrackKind,
+} from '@livekit/rtc-node';
+import { MetricsConfigError } from '../errors.js';
+import { DEFAULT_TOPIC } from '../wire/messages.js';
+import {
+  type ClockEstimate,
+  type ClockSample,
+  type HeardLatencyReport,
+  clockSample,
+  encodeCallerMessage,
+  estimateClockOffset,
+  parseCallerMessage,
+} from './heard-report.js';
+import {
+  type HeardTurn,
+  HeardLatencyTracker,
+  VOICE_ACTIVITY_DEFAULTS,
+  type VoiceActivityOptions,
+  type VoicedSpan,
+  WINDOW_MS,
+  windowLevel,
+} from './heard-latency-tracker.js';
+
+/** Options of {@link measureHeardLatency}; every field has a default. */
+export interface MeasureHeardLatencyOptions extends VoiceActivityOptions {
+  /** Data topic the agent's metrics use. Default `'agent-metrics'`. */
+  topic?: string;
+  /** The agent to measure. Default: the first participant of kind agent with an audio track. */
+  agentIdentity?: string;
+  /** Send each report to the agent. Default `true` (with `false` it is only measured locally). */
+  send?: boolean;
+  /**
+   * How often to repeat the clock exchange with the agent (three pings at the start, then one per
+   * interval), so reports carry the clock offset. `0` turns it off. Default `10000` ms. An agent
+   * that does not answer costs one small packet per interval.
+   */
+  clockSyncIntervalMs?: number;
+  /** Called with each report (after it is sent). Errors it throws are swallowed. */
+  onReport?: (report: HeardLatencyReport) => void;
+  /** Rate at which the agent's track is read for analysis. Default `16000` Hz. */
+  sampleRate?: number;
+  /** The caller's clock, ms. Default `performance.timeOrigin + performance.now()`. */
+  now?: () => number;
+}
+
+export interface HeardLatencyMeterStats {
+  micFrames: number;
+  agentFrames: number;
+  reportsSent: number;
+  sendFailures: number;
+  clockSamples: number;
+}
+
+export interface HeardLatencyMeter {
+  /**
+   * Hands over one frame of the caller's own audio, as it is published; `capturedAt` (caller
+   * clock, default now) is when its last sample was captured. Call it for every frame, silence
+   * included, in order.
+   */
+  micFrame(frame: AudioFrame, capturedAt?: number): void;
+  /** `source.captureFrame(frame)`, with the frame handed to {@link micFrame} as it goes. */
+  captureFrame(source: AudioSource, frame: AudioFrame): Promise<void>;
+  /** Reports so far, oldest first (the last 1000). */
+  readonly reports: readonly HeardLatencyReport[];
+  readonly stats: Readonly<HeardLatencyMeterStats>;
+  /** The current clock estimate (agent − caller), once an exchange has completed. */
+  clock(): ClockEstimate | undefined;
+  /** Stops listening and sending. Idempotent. */
+  close(): Promise<void>;
+}
+
+const MAX_REPORTS = 1_000;
+const MAX_CLOCK_SAMPLES = 16;
+const MAX_PINGS_IN_FLIGHT = 16;
+const FIRST_PINGS_MS = [0, 300, 600];
+
+/** Tenths of a millisecond (and never -0, which JSON would turn into 0). */
+const round1 = (x: number) => Math.round(x * 10) / 10 || 0;
+
+/**
+ * Starts measuring the heard latency of the agent in `room` (already connected or not).
+ *
+ * @throws MetricsConfigError when `room` or an option is not usable.
+ */
+export function measureHeardLatency(
+  room: Room,
+  options: MeasureHeardLatencyOptions = {},
+): HeardLatencyMeter {
+  validate(room, options);
+  return new Meter(room, options);
+}
+
+class Meter implements HeardLatencyMeter {
+  readonly reports: HeardLatencyReport[] = [];
+  readonly stats: HeardLatencyMeterStats = {
+    micFrames: 0,
+    agentFrames: 0,
+    reportsSent: 0,
+    sendFailures: 0,
+    clockSamples: 0,
+  };
+  private readonly now: () => number;
+  private readonly topic: string;
+  private readonly threshold: number;
+  private readonly tracker: HeardLatencyTracker;
+  private readonly readers = new Map<string, ReadableStreamDefaultReader<AudioFrame>>();
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly pings = new Map<number, number>();
+  private readonly samples: ClockSample[] = [];
+  private agentIdentity?: string;
+  private seq = 0;
+  private pingId = 0;
+  private closed = false;
+
+  constructor(
+    private readonly room: Room,
+    private readonly options: MeasureHeardLatencyOptions,
+  ) {
+    this.now = options.now ?? (() => performance.timeOrigin + performance.now());
+    this.topic = options.topic ?? DEFAULT_TOPIC;
+    this.threshold = options.threshold ?? VOICE_ACTIVITY_DEFAULTS.threshold;
+    this.tracker = new HeardLatencyTracker(options);
+    room.on(RoomEvent.TrackSubscribed, this.onTrack);
+    room.on(RoomEvent.DataReceived, this.onData);
+    for (const p of room.remoteParticipants.values()) {
+      for (const pub of p.trackPublications.values()) {
+        if (pub.track) this.onTrack(pub.track, pub, p);
+      }
+    }
+  }
+
+  micFrame(frame: AudioFrame, capturedAt = this.now()): void {
+    if (this.closed) return;
+    try {
+      this.stats.micFrames++;
+      // sample i of n was captured (n − 1 − i) sample periods before the frame's last one
+      const msPerSample = 1000 / frame.sampleRate;
+      const first = capturedAt - (frame.samplesPerChannel - 1) * msPerSample;
+      for (const span of this.spans(frame, first)) this.tracker.mic(span);
+    } catch {
+      // a malformed frame is skipped; the caller's audio must never fail because of us
+    }
+  }
+
+  async captureFrame(source: AudioSource, frame: AudioFrame): Promise<void> {
+    this.micFrame(frame);
+    await source.captureFrame(frame);
+  }
+
+  clock(): ClockEstimate | undefined {
+    return estimateClockOffset(this.samples);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.room.off(RoomEvent.TrackSubscribed, this.onTrack);
+    this.room.off(RoomEvent.DataReceived, this.onData);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await Promise.all([...this.readers.values()].map((r) => r.cancel().catch(() => {})));
+    this.readers.clear();
+  }
+
+  /** Voiced 10 ms windows of channel 0 of `frame`, whose first sample is at `firstAt`. */
+  private *spans(frame: AudioFrame, firstAt: number): Generator<VoicedSpan> {
+    const { data, sampleRate, channels, samplesPerChannel } = frame;
+    const msPerSample = 1000 / sampleRate;
+    const perWindow = Math.max(1, Math.round((sampleRate * WINDOW_MS) / 1000));
+    for (let start = 0; start < samplesPerChannel; start += perWindow) {
+      const end = Math.min(samplesPerChannel, start + perWindow);
+      const level = windowLevel(
+        data,
+        start * channels,
+        end * channels,
+        1 / 32768,
+        this.threshold,
+        channels,
+      );
+      if (level.rms < this.threshold || level.firstLoud < 0) continue;
+      const at = (i: number) => firstAt + i * msPerSample;
+      yield {
+        startAt: at(start),
+        endAt: at(end),
+        firstLoudAt: at(start + level.firstLoud),
+        lastLoudAt: at(start + level.lastLoud),
+        voicedMs: (end - start) * msPerSample,
+      };
+    }
+  }
+
+  private readonly onTrack = (
+    track: RemoteTrack,
+    _publication: unknown,
+    participant: RemoteParticipant,
+  ): void => {
+    if (this.closed || track.kind !== TrackKind.KIND_AUDIO) return;
+    const wanted = this.options.agentIdentity;
+    const isAgent =
+      wanted !== undefined
+        ? participant.identity === wanted
+        : participant.kind === ParticipantKind.AGENT;
+    if (!isAgent || (this.agentIdentity && participant.identity !== this.agentIdentity)) return;
+    const sid = track.sid ?? participant.identity;
+    if (this.readers.has(sid)) return;
+    const reader = new AudioStream(track, {
+      sampleRate: this.options.sampleRate ?? 16_000,
+      numChannels: 1,
+    }).getReader();
+    this.readers.set(sid, reader);
+    if (this.agentIdentity === undefined) {
+      this.agentIdentity = participant.identity;
+      this.startClockSync();
+    }
+    void this.read(reader, sid);
+  };
+
+  private async read(reader: ReadableStreamDefaultReader<AudioFrame>, sid: string): Promise<void> {
+    try {
+      for (;;) {
+        const { done, value: frame } = await reader.read();
+        if (done || this.closed) break;
+        // a received frame is audible from its arrival: sample i plays i periods later. (Not the
+        // stream's sample count: rtc-node's stream has gaps, e.g. 2 s of a 22 s call)
+        const arrivedAt = this.now();
+        this.stats.agentFrames++;
+        for (const span of this.spans(frame, arrivedAt)) {
+          const turn = this.tracker.agent(span);
+          if (turn) this.report(turn);
+        }
+      }
+    } catch {
+      // the stream ends with the track or the room
+    } finally {
+      if (this.readers.get(sid) === reader) this.readers.delete(sid);
+    }
+  }
+
+  private report(turn: HeardTurn): void {
+    const callerSpeechEndAt = round1(turn.callerSpeechEndAt);
+    const agentAudioAt = round1(turn.agentAudioAt);
+    const report: HeardLatencyReport = {
+      v: 1,
+      type: 'heard_latency',
+      seq: ++this.seq,
+      heardLatencyMs: round1(agentAudioAt - callerSpeechEndAt),
+      callerSpeechEndAt,
+      agentAudioAt,
+    };
+    const clock = this.clock();
+    if (clock) {
+      report.clockOffsetMs = round1(clock.offsetMs);
+      report.clockRttMs = round1(clock.rttMs);
+    }
+    this.reports.push(report);
+    if (this.reports.length > MAX_REPORTS) this.reports.shift();
+    if (this.options.send !== false) this.send(encodeCallerMessage(report), 'report');
+    try {
+      this.options.onReport?.(report);
+    } catch {
+      // the app's callback is its own business
+    }
+  }
+
+  private send(payload: Uint8Array, what: 'report' | 'ping'): void {
+    const agent = this.agentIdentity;
+    const local = this.room.localParticipant;
+    if (!agent || !local) {
+      if (what === 'report') this.stats.sendFailures++;
+      return;
+    }
+    local
+      .publishData(payload, { reliable: true, topic: this.topic, destination_identities: [agent] })
+      .then(
+        () => {
+          if (what === 'report') this.stats.reportsSent++;
+        },
+        () => {
+          if (what === 'report') this.stats.sendFailures++;
+        },
+      );
+  }
+
+  private startClockSync(): void {
+    const interval = this.options.clockSyncIntervalMs ?? 10_000;
+    if (interval <= 0) return;
+    const later = (ms: number, fn: () => void) => {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        if (!this.closed) fn();
+      }, ms);
+      t.unref?.();
+      this.timers.add(t);
+    };
+    for (const ms of FIRST_PINGS_MS) later(ms, () => this.ping());
+    const every = () => {
+      this.ping();
+      later(interval, every);
+    };
+    later(FIRST_PINGS_MS.at(-1)! + interval, every);
+  }
+
+  private ping(): void {
+    const id = ++this.pingId;
+    const sentAt = this.now();
+    this.pings.set(id, sentAt);
+    if (this.pings.size > MAX_PINGS_IN_FLIGHT) this.pings.delete(this.pings.keys().next().value!);
+    this.send(encodeCallerMessage({ v: 1, type: 'clock_ping', id, sentAt }), 'ping');
+  }
+
+  private readonly onData = (
+    payload: Uint8Array,
+    participant?: RemoteParticipant,
+    _kind?: unknown,
+    topic?: string,
+  ): void => {
+    if (this.closed || topic !== this.topic || participant?.identity !== this.agentIdentity) return;
+    const receivedAt = this.now();
+    const pong = parseCallerMessage(payload);
+    if (pong?.type !== 'clock_pong' || this.pings.get(pong.id) !== pong.pingSentAt) return;
+    this.pings.delete(pong.id);
+    this.samples.push(clockSample(pong, receivedAt));
+    if (this.samples.length > MAX_CLOCK_SAMPLES) this.samples.shift();
+    this.stats.clockSamples++;
+  };
+}
+
+function validate(room: Room, options: MeasureHeardLatencyOptions): void {
+  const r = room as Partial<Record<'on' | 'off', unknown>> | null | undefined;
+  if (typeof r?.on !== 'function' || typeof r.off !== 'function') {
+    throw new MetricsConfigError('room', 'expected an @livekit/rtc-node Room');
+  }
+  if (typeof options !== 'object' || options === null) {
+    throw new MetricsConfigError('options', 'expected an object or nothing');
+  }
+  const positive = (name: keyof MeasureHeardLatencyOptions, max: number, zero = false) => {
+    const v = options[name];
+    if (v === undefined) return;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!zero && v === 0) || v > max) {
+      throw new MetricsConfigError(name, `expected a number in ${zero ? '[' : '('}0, ${max}]`);
+    }
+  };
+  positive('threshold', 1);
+  positive('hangoverMs', 10_000, true);
+  positive('minSpeechMs', 10_000, true);
+  positive('agentSilenceMs', 10_000, true);
+  positive('clockSyncIntervalMs', 3_600_000, true);
+  positive('sampleRate', 192_000);
+  if (options.topic !== undefined && (typeof options.topic !== 'string' || options.topic === '')) {
+    throw new MetricsConfigError('topic', 'expected the non-empty data topic the agent uses');
+  }
+  if (options.agentIdentity !== undefined && typeof options.agentIdentity !== 'string') {
+    throw new MetricsConfigError('agentIdentity', 'expected a participant identity (a string)');
+  }
+  if (options.onReport !== undefined && typeof options.onReport !== 'function') {
+    throw new MetricsConfigError('onReport', 'expected a function');
+  }
+  if (options.now !== undefined && typeof options.now !== 'function') {
+    throw new MetricsConfigError('now', 'expected a function returning milliseconds');
+  }
+}
