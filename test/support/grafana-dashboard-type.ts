@@ -2,7 +2,7 @@
  * The type our Grafana dashboard JSON must have, built from `@grafana/schema` (Grafana's own
  * generated TypeScript types): the Dashboard, each panel with the options and field config of
  * its panel plugin (stat, bargauge, timeseries, heatmap), and the export wrapper's `__inputs`
- * and `__requires`. test/unit/dashboard-schema.test.ts type-checks the JSON against it as an
+ * and `__requires`. test/integration/dashboard-schema.test.ts type-checks the JSON against it as an
  * object literal, so a misspelled field is an excess-property error.
  */
 import type * as schema from '@grafana/schema';

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
 import { buildPrometheusRules, generatePrometheusRules } from '../../src/prometheus/rules.js';
 import { parse as parseYaml } from 'yaml';
@@ -233,15 +231,5 @@ describe('livekit-agents-metrics CLI', () => {
     const missing = await cli('rules', '--alerts', join(dir, 'nope.json'));
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /cannot read --alerts file/);
-  });
-
-  it('sets the process exit code from the binary entry', () => {
-    const entry = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
-    const run = (...args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', entry, ...args], { encoding: 'utf8' });
-    const ok = run('rules', '--window', '1m');
-    assert.equal(ok.status, 0, ok.stderr);
-    assert.match(ok.stdout, /lk_agents:llm_ttft_seconds:p90_rate1m/);
-    assert.equal(run('nope').status, 2);
   });
 });

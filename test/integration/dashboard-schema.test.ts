@@ -14,7 +14,7 @@ import { DASHBOARD_PATH } from '../support/grafana-queries.js';
 import { repoRoot } from '../support/prometheus-tools.js';
 
 /** Where the generated source pretends to live (it imports the types relative to it). */
-const CHECK_FILE = join(repoRoot, 'test/unit/dashboard-schema.check.ts');
+const CHECK_FILE = join(repoRoot, 'test/integration/dashboard-schema.check.ts');
 const PANELS = '"__PANELS__"';
 
 const readConfig = () => {

@@ -6,18 +6,18 @@
 import assert from 'node:assert/strict';
 import { type Socket, createConnection } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
-import { HubClient } from '../../../src/prometheus/hub/hub-client.js';
-import { HubServer } from '../../../src/prometheus/hub/hub-server.js';
-import { HUB_LIMITS } from '../../../src/prometheus/hub/protocol.js';
-import { renderExposition } from '../../../src/prometheus/exposition.js';
-import { DEFAULT_BUCKETS } from '../../../src/prometheus/metric-families.js';
+import { HubClient } from '../../src/prometheus/hub/hub-client.js';
+import { HubServer } from '../../src/prometheus/hub/hub-server.js';
+import { HUB_LIMITS } from '../../src/prometheus/hub/protocol.js';
+import { renderExposition } from '../../src/prometheus/exposition.js';
+import { DEFAULT_BUCKETS } from '../../src/prometheus/metric-families.js';
 import {
   DEFAULT_MAX_SERIES,
   SeriesStore,
   type StoreSnapshot,
   seriesKey,
-} from '../../../src/prometheus/series-store.js';
-import { HubProxy, carriesSamples } from '../../support/hub-proxy.js';
+} from '../../src/prometheus/series-store.js';
+import { HubProxy, carriesSamples } from '../support/hub-proxy.js';
 
 const LLM = seriesKey({ component: 'llm', provider: 'p', model: 'm' });
 const TTFT = seriesKey({ provider: 'p', model: 'm' });
