@@ -26,7 +26,10 @@ export class AlertEvaluator {
     const current = this.active.get(key);
     const next = this.levelFor(o, current?.level);
     if (next === current?.level) {
-      if (current && o.value !== undefined) current.value = o.value;
+      if (current && o.value !== undefined) {
+        current.value = o.value;
+        current.windowCount = o.count;
+      }
       return [];
     }
     const events: AlertEvent[] = [];

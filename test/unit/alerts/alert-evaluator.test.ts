@@ -29,6 +29,23 @@ describe('AlertEvaluator', () => {
     assert.deepEqual(observe(e, 1799), ['cleared:warning']);
   });
 
+  it('keeps an active alert current: its value and window count as last evaluated, its raise and clear points', () => {
+    const e = new AlertEvaluator(0.1);
+    observe(e, 2412, 3);
+    observe(e, 1973, 7);
+    const [alert] = e.list();
+    assert.deepEqual(
+      [
+        alert!.value,
+        alert!.windowCount,
+        alert!.raisedValue,
+        alert!.threshold,
+        alert!.clearThreshold,
+      ],
+      [1973, 7, 2412, 2000, 1800],
+    );
+  });
+
   it('steps down from critical to warning with a clear and a raise', () => {
     const e = new AlertEvaluator(0.1);
     observe(e, 4000);
