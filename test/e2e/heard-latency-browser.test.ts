@@ -39,6 +39,7 @@ import {
   startLiveKitServer,
 } from '../support/livekit-server.js';
 import { speak } from '../support/speech.js';
+import { tearDown } from '../support/teardown.js';
 
 const PAGE = fileURLToPath(new URL('../fixtures/heard-page/caller.page.ts', import.meta.url));
 const TURNS = 4;
@@ -110,14 +111,7 @@ after(async () => {
     ['server stopped', async () => server?.stop()],
     ['rtc disposed', async () => dispose()],
   ];
-  for (const [what, step] of steps) {
-    try {
-      await step();
-      mark(what);
-    } catch (error) {
-      mark(`${what}: FAILED ${String(error).split('\n')[0]}`);
-    }
-  }
+  await tearDown(steps, mark);
   writeFileSync(join(artifacts, 'timeline.txt'), timeline.join('\n') + '\n');
   console.log(`browser heard-latency timeline:\n  ${timeline.join('\n  ')}`);
 });

@@ -50,6 +50,7 @@ import {
   speak,
 } from '../support/speech.js';
 import { UdpDelayRelay } from '../support/udp-delay-relay.js';
+import { tearDown } from '../support/teardown.js';
 
 const PHRASES = ['Hello can you hear me', 'What is the weather in Paris', 'Thank you very much'];
 /** Delay added to every packet through the relay, each direction, in the second phase. */
@@ -115,14 +116,7 @@ after(async () => {
     ['server stopped', async () => server?.stop()],
     ['rtc disposed', async () => dispose()],
   ];
-  for (const [what, step] of steps) {
-    try {
-      await step();
-      mark(what);
-    } catch (error) {
-      mark(`${what}: FAILED ${String(error).split('\n')[0]}`);
-    }
-  }
+  await tearDown(steps, mark);
   writeFileSync(join(artifacts, 'timeline.txt'), timeline.join('\n') + '\n');
   console.log(`heard-latency timeline (logs in ${artifacts}):\n  ${timeline.join('\n  ')}`);
 });

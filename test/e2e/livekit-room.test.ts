@@ -48,6 +48,7 @@ import {
 } from '../support/overlay-viewer.js';
 import { RoomParticipant, type SentClip } from '../support/room-participant.js';
 import { type Speech, speak } from '../support/speech.js';
+import { tearDown } from '../support/teardown.js';
 
 /** One phrase per scripted transcript (the fake STT transcribes by utterance order). */
 const PHRASES = ['Hello can you hear me', 'What is the weather in Paris', 'Thank you very much'];
@@ -242,14 +243,7 @@ after(async () => {
     ['server stopped', async () => server?.stop()],
     ['rtc disposed', async () => dispose()],
   ];
-  for (const [what, step] of steps) {
-    try {
-      await step();
-      mark(what);
-    } catch (error) {
-      mark(`${what}: FAILED ${String(error).split('\n')[0]}`);
-    }
-  }
+  await tearDown(steps, mark);
   writeFileSync(join(artifacts, 'timeline.txt'), timeline.join('\n') + '\n');
   console.log(`e2e timeline (logs in ${artifacts}):\n  ${timeline.join('\n  ')}`);
 });
