@@ -136,6 +136,8 @@ export interface VoiceHarnessOptions {
   frameMs?: 10 | 20;
   outputBufferMs?: number;
   sessionOptions?: Partial<voice.AgentSessionOptions>;
+  /** Called with the session before `session.start()` (its input and output are set). */
+  beforeStart?: (session: voice.AgentSession) => void;
 }
 
 export interface VoiceHarness extends HarnessSession {
@@ -194,6 +196,7 @@ export async function startVoiceSession(options: VoiceHarnessOptions): Promise<V
   const recorder = new SessionEventRecorder(session);
   session.input.audio = input;
   session.output.audio = output;
+  options.beforeStart?.(session);
   await session.start({ agent });
   input.start();
 
