@@ -164,8 +164,7 @@ export const STAT_CATALOG = {
     better: 'lower',
     component: 'pipeline',
     label: 'e2e (acoustic)',
-    description:
-      "Last voiced sample of the user's audio as the agent received it to agent audio started.",
+    description: "User's last voiced sample, as received, to agent audio started.",
     prometheus: { name: 'lk_agents_acoustic_e2e_latency_seconds', labels: [], buckets: 'latency' },
     // the turn's speech_end_lag stage starts at the acoustic end of speech (src/heard/)
     fromTurn: (turn) => {
@@ -181,9 +180,7 @@ export const STAT_CATALOG = {
     better: 'lower',
     component: 'pipeline',
     label: 'heard (caller)',
-    description:
-      "The caller's last voiced sample to the agent's answer audible at the caller, as the " +
-      "caller's helper measured and reported it.",
+    description: "Caller's last voiced sample to the answer audible there (caller-reported).",
     prometheus: { name: 'lk_agents_heard_latency_seconds', labels: [], buckets: 'latency' },
   },
 } as const satisfies Record<string, StatDef>;

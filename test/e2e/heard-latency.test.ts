@@ -227,6 +227,27 @@ describe('heard latency measured by an rtc-node caller', () => {
       'the agent read every report as sent',
     );
     assert.ok(received.every((e) => e.from === 'caller'));
+    // attachMetrics in each job accepted every report, as the samples of its turns, and no other
+    const ended = wk.events.filter(
+      (e): e is Extract<AgentEvent, { type: 'job-ended' }> & { receivedAt: number } =>
+        e.type === 'job-ended',
+    );
+    assert.equal(ended.length, PHASES.length, 'one job per call');
+    for (const [n, phase] of PHASES.entries()) {
+      const sent = exchanges.filter((x) => x.phase === phase).map((x) => x.report!.heardLatencyMs);
+      const { heard } = ended[n]!;
+      mark(`${phase} call: the agent's heard_latency ${JSON.stringify(heard)}`);
+      assert.deepEqual(heard.perTurn, sent, `${phase}: each turn's heard latency is its report`);
+      assert.equal(heard.stats.count, sent.length);
+      assert.equal(heard.stats.min, Math.min(...sent));
+      assert.equal(heard.stats.max, Math.max(...sent));
+      assert.ok(Math.abs(heard.stats.avg! - mean(sent)) < 1e-6, `${phase}: the mean`);
+      assert.deepEqual(
+        Object.keys(heard.dropped).filter((k) => k.startsWith('heard_latency')),
+        [],
+        `${phase}: no report rejected`,
+      );
+    }
 
     const jobTurns = wk.events.filter(
       (e): e is JobTurn & { receivedAt: number } => e.type === 'turn',
