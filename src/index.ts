@@ -55,6 +55,7 @@ export {
 } from './view/metrics-feed.js';
 export type {
   AttachMetricsOptions,
+  HeardLatencyOptions,
   MetricsLocalParticipant,
   MetricsLogger,
   MetricsRoom,
