@@ -10,7 +10,9 @@ const DIR = 'dist/overlay';
 /** Gzipped budgets, in bytes, of the ESM entries. The overlay's grew from 8 to 10 KiB with the
  * browser's heard-latency measurement (2.4 KiB of it: AudioWorklet, detector, report validator);
  * an app that does not call `measureHeardLatency` tree-shakes it away (`sideEffects: false`). */
-const BUDGETS = { 'index.js': 10 * 1024, 'react.js': 4 * 1024 };
+const BUDGETS = { 'index.js': 10.5 * 1024, 'react.js': 4 * 1024 };
+// 10 → 10.5 KiB with the agent side of heard latency: two catalog metrics (acoustic e2e, heard)
+// and four waterfall stages (+0.2 KiB), and `mountMetricsOverlay`'s `heardLatency` option.
 
 let files;
 try {
@@ -50,7 +52,11 @@ const app = await build({
 });
 const appCode = app.outputFiles[0].contents;
 const appGzipped = gzipSync(appCode, { level: 9 }).length;
-const APP_BUDGET = 8 * 1024;
+// 8 → 10.5 KiB: `mountMetricsOverlay(room, { heardLatency: true })` needs the measurement in the
+// panel (+2.4 KiB; the overlay build does not split chunks, so a dynamic import would be inlined
+// and cost more). An app that wants the panel without it at 7.6 KiB needs the option moved to a
+// separate entry (e.g. `/overlay/heard`), not done yet.
+const APP_BUDGET = 10.5 * 1024;
 const appFits = appGzipped <= APP_BUDGET;
 over ||= !appFits;
 console.log(

@@ -1,6 +1,8 @@
 import { getJobContext, type voice } from '@livekit/agents';
 import { type ResolvedOptions, resolveOptions } from './config.js';
 import { MetricsConfigError } from './errors.js';
+import { CallerReports } from './heard/caller-reports.js';
+import { InputAudioProbe } from './heard/input-audio-probe.js';
 import { SessionListener, type SessionLike } from './ingest/session-listener.js';
 import type { Signal } from './ingest/signals.js';
 import { MetricsCore } from './metrics-core.js';
@@ -49,6 +51,8 @@ export class SessionMetrics {
   private readonly sinksFor: { [M in SinkMethod]: MetricsSink[] };
   private sessionOpen = true;
   private closed = false;
+  private publisher: RoomPublisher | undefined;
+  private readonly probe: InputAudioProbe | undefined;
 
   /** @internal use {@link attachMetrics} */
   constructor(
@@ -102,6 +106,14 @@ export class SessionMetrics {
       ALERT_TICK_MS,
     );
     this.alertTimer.unref?.();
+    if (opts.acousticSpeechEnd) {
+      this.probe = new InputAudioProbe(session, {
+        now: opts.now,
+        voiceEnded: (lastVoicedAt) =>
+          this.ingest({ kind: 'user_audio_ended', at: opts.now(), lastVoicedAt }),
+        internalError: (where, error) => this.internalError(where, error),
+      });
+    }
   }
 
   /** Statistics of one series since attach, in its unit (ms; tokens/s for `tokens_per_sec`). */
@@ -151,6 +163,7 @@ export class SessionMetrics {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.alertTimer);
+    this.probe?.close();
     this.listener.detach();
     this.markSessionClosed();
     this.listeners.clear();
@@ -172,7 +185,7 @@ export class SessionMetrics {
       const publish = opts.publish;
       this.guard('publisher_start', () =>
         sinks.push(
-          new RoomPublisher(publish, {
+          (this.publisher = new RoomPublisher(publish, {
             summary: () => this.core.summary(),
             lastTurn: () => this.core.lastTurn(),
             now: opts.now,
@@ -183,9 +196,12 @@ export class SessionMetrics {
               dropped[reason] = (dropped[reason] ?? 0) + 1;
               this.dispatch('health', { kind: 'message_dropped', reason });
             },
-          }),
+          })),
         ),
       );
+      const reports =
+        opts.heardLatency && this.startCallerReports(publish, opts.heardLatency.from, opts);
+      if (reports) sinks.push(reports);
     }
     const listeners = this.listeners;
     sinks.push({
@@ -197,6 +213,37 @@ export class SessionMetrics {
     });
     sinks.push(...opts.sinks);
     return sinks;
+  }
+
+  /** Heard-latency reports from callers (src/heard/): a sink of completed turns, to match them. */
+  private startCallerReports(
+    publish: NonNullable<ResolvedOptions['publish']>,
+    from: string[] | undefined,
+    opts: ResolvedOptions,
+  ): CallerReports | undefined {
+    let reports: CallerReports | undefined;
+    this.guard('heard_start', () => {
+      reports = new CallerReports(
+        { room: publish.room, topic: publish.topic, ...(from ? { from } : {}) },
+        {
+          now: opts.now,
+          logOnce: this.logOnce,
+          sample: (sample) => this.core.recordSample(sample),
+          rejected: (why) => {
+            const reason = `heard_latency:${why}`;
+            const dropped = this.core.health.droppedSamples;
+            dropped[reason] = (dropped[reason] ?? 0) + 1;
+            this.dispatch('health', { kind: 'dropped_sample', reason });
+          },
+          amended: (turn) => {
+            this.core.amendTurn(turn);
+            // only the room hears it again: stats, Prometheus and listeners counted the turn
+            this.guard('heard_republish', () => this.publisher?.turn(turn));
+          },
+        },
+      );
+    });
+    return reports;
   }
 
   /** Hands one event to every sink that takes it; a sink that throws is contained. */

@@ -26,6 +26,9 @@ export interface ResolvedOptions {
   otelMeter: Meter | undefined;
   sinks: MetricsSink[];
   runtime: MetricsRuntime;
+  /** Heard-latency reports: accepted when publishing; `from` is the allowlist. */
+  heardLatency: { from: string[] | undefined } | undefined;
+  acousticSpeechEnd: boolean;
 }
 
 export interface ResolvedPublishOptions {
@@ -176,9 +179,41 @@ export function resolveOptions(options: AttachMetricsOptions = {}): ResolvedOpti
     otelMeter: check.take(() => resolveOtel(o.otel), undefined),
     sinks: check.take(() => resolveSinks(o.sinks), []),
     runtime: check.take(() => resolveRuntime(o.runtime), undefined as unknown as MetricsRuntime),
+    heardLatency: check.take(() => resolveHeardLatency(o.heardLatency), undefined),
+    acousticSpeechEnd: check.take(
+      () => resolveBoolean(o.acousticSpeechEnd, 'acousticSpeechEnd'),
+      true,
+    ),
   };
   check.done();
   return resolved;
+}
+
+function resolveHeardLatency(value: unknown): ResolvedOptions['heardLatency'] {
+  if (value === false) return undefined;
+  if (value === undefined) return { from: undefined };
+  if (typeof value !== 'object' || value === null) {
+    throw new MetricsConfigError('heardLatency', 'expected an options object or false');
+  }
+  const from = (value as { from?: unknown }).from;
+  if (
+    from !== undefined &&
+    (!Array.isArray(from) ||
+      from.length === 0 ||
+      from.some((d) => typeof d !== 'string' || d.length === 0))
+  ) {
+    throw new MetricsConfigError(
+      'heardLatency.from',
+      'expected a non-empty array of participant identities (omit it for the linked caller)',
+    );
+  }
+  return { from: from && [...(from as string[])] };
+}
+
+function resolveBoolean(value: unknown, option: string): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== 'boolean') throw new MetricsConfigError(option, 'expected true or false');
+  return value;
 }
 
 function resolvePublish(options: AttachMetricsOptions): ResolvedPublishOptions | undefined {

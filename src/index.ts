@@ -56,6 +56,7 @@ export {
 } from './view/metrics-feed.js';
 export type {
   AttachMetricsOptions,
+  HeardLatencyOptions,
   MetricsLocalParticipant,
   MetricsLogger,
   MetricsRoom,

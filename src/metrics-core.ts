@@ -213,6 +213,18 @@ export class MetricsCore {
     };
   }
 
+  /** A sample measured outside the session's events (a caller's heard latency): it goes the
+   * way of every other sample. */
+  recordSample(sample: MetricSample): void {
+    this.addSample(sample);
+  }
+
+  /** A completed turn learned more (its heard-latency stages): the kept copy is replaced. */
+  amendTurn(turn: TurnTimeline): void {
+    const i = this.recentTurns.findIndex((t) => t.id === turn.id);
+    if (i >= 0) this.recentTurns[i] = turn;
+  }
+
   private addSample(sample: MetricSample): void {
     if (!Number.isFinite(sample.value) || sample.value < 0) {
       const reason = `${sample.stat}:${Number.isFinite(sample.value) ? 'negative' : 'not_finite'}`;

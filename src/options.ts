@@ -58,6 +58,20 @@ export interface AttachMetricsOptions {
   room?: MetricsRoom;
   /** How to publish to `room`, or `false` not to publish. Default: `{}` (every default below). */
   publish?: PublishOptions | false;
+  /** Heard-latency reports from callers' helpers (docs/HEARD-LATENCY.md), read on the publish
+   * topic while publishing to `room`; `false` to ignore them. Default: `{}`. */
+  heardLatency?: HeardLatencyOptions | false;
+  /** Watch the audio the session receives for the acoustic end of the user's speech (the
+   * turn's `speech_end_lag` stage and `acoustic_e2e_latency`), by putting a pass-through
+   * `AudioInput` in front of `session.input.audio`. Default: `true`. */
+  acousticSpeechEnd?: boolean;
+}
+
+/** Which callers' heard-latency reports are accepted (see `AttachMetricsOptions.heardLatency`). */
+export interface HeardLatencyOptions {
+  /** Identities whose reports are accepted. Default: the caller the agent listens to (a
+   * participant publishing a microphone track the agent subscribed to) that reports first. */
+  from?: string[];
 }
 
 /** Data-channel publishing options (see `AttachMetricsOptions.publish`). */

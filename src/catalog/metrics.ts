@@ -159,6 +159,30 @@ export const STAT_CATALOG = {
     prometheus: { name: 'lk_agents_e2e_latency_seconds', labels: [], buckets: 'latency' },
     fromTurn: (turn) => turn.e2eLatencyMs,
   },
+  acoustic_e2e_latency: {
+    unit: 'ms',
+    better: 'lower',
+    component: 'pipeline',
+    label: 'e2e (acoustic)',
+    description: "User's last voiced sample, as received, to agent audio started.",
+    prometheus: { name: 'lk_agents_acoustic_e2e_latency_seconds', labels: [], buckets: 'latency' },
+    // the turn's speech_end_lag stage starts at the acoustic end of speech (src/heard/)
+    fromTurn: (turn) => {
+      const lag = turn.stages.find((stage) => stage.stage === 'speech_end_lag');
+      const agentAt = turn.agentStartedSpeakingAt;
+      return lag && agentAt !== undefined && agentAt >= lag.startAt
+        ? agentAt - lag.startAt
+        : undefined;
+    },
+  },
+  heard_latency: {
+    unit: 'ms',
+    better: 'lower',
+    component: 'pipeline',
+    label: 'heard (caller)',
+    description: "Caller's last voiced sample to the answer audible there (caller-reported).",
+    prometheus: { name: 'lk_agents_heard_latency_seconds', labels: [], buckets: 'latency' },
+  },
 } as const satisfies Record<string, StatDef>;
 
 export const ERROR_RATE: RateDef = {

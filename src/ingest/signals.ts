@@ -83,6 +83,13 @@ export type Signal =
       startedAt?: number;
       isError: boolean;
     }
+  | {
+      /** The user's voice went quiet in the audio the agent received (src/heard/): its last
+       * voiced sample arrived at `lastVoicedAt`, agent clock. */
+      kind: 'user_audio_ended';
+      at: number;
+      lastVoicedAt: number;
+    }
   | { kind: 'agent_speaking'; at: number }
   | {
       kind: 'agent_message';

@@ -5,6 +5,11 @@
  */
 import { MetricsConfigError } from '../errors.js';
 import type { MetricsFeed } from '../view/metrics-feed.js';
+import {
+  type BrowserHeardLatencyOptions,
+  type HeardLatencyRoom,
+  measureHeardLatency,
+} from './heard-latency.js';
 import { renderAgents } from './render-panel.js';
 import { watchRoom, type MetricsOverlayRoom, type RoomFeedOptions } from './room-feed.js';
 import { applyStyles } from './styles.js';
@@ -18,6 +23,14 @@ export interface MetricsOverlayOptions extends RoomFeedOptions {
   title?: string;
   /** Start with the panel folded to its heading. Default: `false`. */
   collapsed?: boolean;
+  /**
+   * Also measure what this caller waits and send it to the agent (`measureHeardLatency`, see
+   * docs/HEARD-LATENCY.md): `true`, or its options. The room must be a livekit-client `Room`
+   * with this page's microphone, and an `AudioContext` must be allowed to run (create one after
+   * a user gesture and pass it as `audioContext`). A failure to start leaves the panel as
+   * it is. Default: `false`.
+   */
+  heardLatency?: boolean | BrowserHeardLatencyOptions;
 }
 
 /** Coalesces bursts of messages: at most four renders a second. */
@@ -85,9 +98,26 @@ export function mountMetricsOverlay(
   });
 
   let mounted = true;
+  let stopMeter: (() => unknown) | undefined;
+  const heard = options.heardLatency;
+  if (heard) {
+    const meterOptions = {
+      ...(options.topic ? { topic: options.topic } : {}),
+      ...(heard === true ? {} : heard),
+    };
+    measureHeardLatency(room as unknown as HeardLatencyRoom, meterOptions)
+      .then((meter) => {
+        if (mounted) stopMeter = () => meter.stop();
+        else void meter.stop();
+      })
+      .catch(() => {
+        // no AudioWorklet, or a context the page may not start: the panel still works
+      });
+  }
   return () => {
     if (!mounted) return;
     mounted = false;
+    stopMeter?.();
     stopWatching();
     if (timer !== undefined) clearTimeout(timer);
     host.remove();
@@ -126,5 +156,9 @@ function validate(room: MetricsOverlayRoom, options: MetricsOverlayOptions): voi
   }
   if (title !== undefined && typeof title !== 'string') {
     throw new MetricsConfigError('title', 'expected a string');
+  }
+  const heard = options.heardLatency;
+  if (heard !== undefined && typeof heard !== 'boolean' && (typeof heard !== 'object' || !heard)) {
+    throw new MetricsConfigError('heardLatency', 'expected true, false or the measurement options');
   }
 }

@@ -31,6 +31,10 @@ const STAGE_LABELS: Readonly<Record<TurnStage['stage'], string>> = {
   llm: 'LLM',
   function: 'tool',
   tts: 'TTS',
+  speech_end_lag: 'end-of-speech lag',
+  uplink: 'uplink',
+  downlink: 'downlink',
+  network: 'network + playout',
 };
 
 /** Waterfall rows drawn at most; a turn with more stages says how many were left out. */

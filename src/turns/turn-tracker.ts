@@ -20,6 +20,8 @@ interface UserSide {
   committedAt?: number;
   transcriptionDelayMs?: number;
   endOfTurnDelayMs?: number;
+  /** Voice: the last voiced sample of the audio the agent received (acoustic end of speech). */
+  audioEndedAt?: number;
 }
 
 interface OpenTurn {
@@ -47,6 +49,10 @@ const TURN_STATS = STAT_NAMES.flatMap((name) => {
 
 /** How long an unclaimed user turn waits for the speech that answers it. */
 const USER_TURN_CLAIM_MS = 10_000;
+/** How far before the framework's end of speech the acoustic one may lie and still be its. */
+const MAX_SPEECH_END_LAG_MS = 3_000;
+/** The acoustic end may trail the framework's estimate a little (its VAD subtracts an estimate). */
+const MAX_SPEECH_END_LEAD_MS = 300;
 /** Call ids and ended turns remembered to recognize late or duplicate reports. */
 const MEMORY = 256;
 
@@ -68,6 +74,8 @@ export class TurnTracker {
   private latestTurnId: string | undefined;
   /** The streaming STT that made the latest final transcript (its latency sample's labels). */
   private sttProvider: { provider: string; model: string } | undefined;
+  /** The last voiced sample of the received audio, when something watches it. */
+  private lastVoicedAt: number | undefined;
   peakTools = 0;
 
   constructor(private readonly out: TurnTrackerOutput) {}
@@ -129,6 +137,9 @@ export class TurnTracker {
         return this.onToolStarted(signal.callId, signal.name, signal.at, signal.speechId);
       case 'tool_finished':
         return this.onToolFinished(signal);
+      case 'user_audio_ended':
+        this.lastVoicedAt = signal.lastVoicedAt;
+        return;
       case 'agent_speaking':
         return this.onAgentStarted(signal.at);
       case 'agent_message':
@@ -158,6 +169,16 @@ export class TurnTracker {
   }
 
   private onUserTurn(user: UserSide, at: number, speechId?: string): void {
+    const voiced = this.lastVoicedAt;
+    const stopped = user.stoppedSpeakingAt;
+    if (
+      voiced !== undefined &&
+      stopped !== undefined &&
+      voiced >= stopped - MAX_SPEECH_END_LAG_MS &&
+      voiced <= stopped + MAX_SPEECH_END_LEAD_MS
+    ) {
+      user.audioEndedAt = voiced;
+    }
     const byId = speechId ? this.open.get(speechId) : undefined;
     const target = byId ?? (speechId ? undefined : this.latestAnswerWithoutUser(user));
     if (!target) {
@@ -355,6 +376,11 @@ function buildTimeline(turn: OpenTurn, endedAt: number, interrupted: boolean): T
     if (user.endOfTurnDelayMs !== undefined) {
       stages.push(stage('end_of_turn', user.stoppedSpeakingAt, user.endOfTurnDelayMs));
     }
+    if (user.audioEndedAt !== undefined) {
+      // starts at the acoustic end; empty when the framework's estimate came first
+      const lag = Math.max(0, user.stoppedSpeakingAt - user.audioEndedAt);
+      stages.push(stage('speech_end_lag', user.audioEndedAt, lag));
+    }
   }
   stages.push(...turn.stages);
   for (const s of stages) s.offsetMs = s.startAt - startedAt;
@@ -390,6 +416,7 @@ function mergeUserSides(known: UserSide, other: UserSide): UserSide {
     committedAt: known.committedAt ?? other.committedAt,
     transcriptionDelayMs: known.transcriptionDelayMs ?? other.transcriptionDelayMs,
     endOfTurnDelayMs: known.endOfTurnDelayMs ?? other.endOfTurnDelayMs,
+    audioEndedAt: known.audioEndedAt ?? other.audioEndedAt,
   };
 }
 

@@ -140,7 +140,18 @@ export const AlertEventSchema = object({
 export type AlertEvent = Infer<typeof AlertEventSchema>;
 
 export const TurnStageSchema = object({
-  stage: picklist(['stt', 'end_of_turn', 'llm', 'function', 'tts']),
+  stage: picklist([
+    'stt',
+    'end_of_turn',
+    'llm',
+    'function',
+    'tts',
+    // where the seconds go from the caller's ear back (docs/HEARD-LATENCY.md)
+    'speech_end_lag',
+    'uplink',
+    'downlink',
+    'network',
+  ]),
   /** Tool name, for `function` stages. */
   name: optional(text),
   /** Epoch ms at which the stage started. */
@@ -168,6 +179,8 @@ export const TurnTimelineSchema = object({
   agentStartedSpeakingAt: optional(epochMs),
   /** Turn start to agent audio (or answer) start; absent when the agent never started. */
   e2eLatencyMs: optional(durationMs),
+  /** What the caller waited (its helper's report, docs/HEARD-LATENCY.md), once one arrived. */
+  heardLatencyMs: optional(durationMs),
   interrupted: boolean,
   /** The speech ended without the agent ever starting to answer (e.g. a failed LLM). */
   cancelled: boolean,

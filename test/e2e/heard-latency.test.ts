@@ -221,6 +221,32 @@ describe('heard latency measured by an rtc-node caller', () => {
       'the agent read every report as sent',
     );
     assert.ok(received.every((e) => e.from === 'caller'));
+    // attachMetrics in each job accepted every report, as the samples of its turns, and no other
+    const ended = wk.events.filter(
+      (e): e is Extract<AgentEvent, { type: 'job-ended' }> & { receivedAt: number } =>
+        e.type === 'job-ended',
+    );
+    assert.equal(ended.length, PHASES.length, 'one job per call');
+    for (const [n, phase] of PHASES.entries()) {
+      const sent = exchanges.filter((x) => x.phase === phase).map((x) => x.report!.heardLatencyMs);
+      const { heard } = ended[n]!;
+      mark(`${phase} call: the agent's heard_latency ${JSON.stringify(heard)}`);
+      // (a turn without a report, e.g. an utterance the VAD split in two, has none)
+      assert.deepEqual(
+        heard.perTurn.filter((v) => v !== null),
+        sent,
+        `${phase}: each report is the heard latency of its turn`,
+      );
+      assert.equal(heard.stats.count, sent.length);
+      assert.equal(heard.stats.min, Math.min(...sent));
+      assert.equal(heard.stats.max, Math.max(...sent));
+      assert.ok(Math.abs(heard.stats.avg! - mean(sent)) < 1e-6, `${phase}: the mean`);
+      assert.deepEqual(
+        Object.keys(heard.dropped).filter((k) => k.startsWith('heard_latency')),
+        [],
+        `${phase}: no report rejected`,
+      );
+    }
 
     const jobTurns = wk.events.filter(
       (e): e is JobTurn & { receivedAt: number } => e.type === 'turn',
@@ -237,7 +263,16 @@ describe('heard latency measured by an rtc-node caller', () => {
               firstAudioSentAt: job.turn.agentStartedSpeakingAt,
             })
           : undefined;
-      return { ...x, report, truth, e2e: job.turn.e2eLatencyMs, split };
+      return {
+        ...x,
+        report,
+        truth,
+        e2e: job.turn.e2eLatencyMs,
+        split,
+        acousticEnd: job.turn.audioEndedAt ?? NaN,
+        vadEnd: job.turn.userStoppedSpeakingAt ?? NaN,
+        sttEnd: job.stt?.speechEndedAt,
+      };
     });
     const table = rows.map(
       (r, i) =>
@@ -251,7 +286,10 @@ describe('heard latency measured by an rtc-node caller', () => {
         // where a difference comes from: the meter's instants − the test's, each clock's own
         // (performance.timeOrigin + now vs Date.now: a constant apart, ~1 ms)
         `; Δ speech end ${(r.report.callerSpeechEndAt - r.clip.speechEndedAt!).toFixed(1)}, ` +
-        `Δ onset ${(r.report.agentAudioAt - r.onsetAt).toFixed(1)}`,
+        `Δ onset ${(r.report.agentAudioAt - r.onsetAt).toFixed(1)}` +
+        // the agent's acoustic end of speech against the fake STT's record of the same audio
+        `; agent: acoustic end − STT's ${f0(r.acousticEnd - (r.sttEnd ?? NaN))} ms, VAD lag ` +
+        `${f0(r.vadEnd - r.acousticEnd)} ms`,
     );
     writeFileSync(join(artifacts, 'turns.txt'), table.join('\n') + '\n');
     for (const line of table) mark(line);

@@ -100,15 +100,19 @@ describe('attachMetrics on the voice path', () => {
       audioMsPerChar: 30,
     });
     const stt = new EnergySTT({ sttDelayMs: STT_DELAY, transcripts: ['hello', 'weather'] });
+    let metrics!: SessionMetrics;
     const h = await startVoiceSession({
       llm,
       tts,
       stt,
       tools: createTestTools({ weatherDelayMs: TOOL_MS }),
       minEndpointingDelayMs: 400,
+      // attached before start, so it watches the input audio (src/heard/input-audio-probe.ts)
+      beforeStart: (session) => {
+        metrics = attachMetrics(session, { labels: { agent_name: 'voice-test' } });
+      },
     });
     harnesses.push(h);
-    const metrics = attachMetrics(h.session, { labels: { agent_name: 'voice-test' } });
 
     await h.input.playSilence(300);
     const turns: TurnTimeline[] = [];
@@ -140,6 +144,20 @@ describe('attachMetrics on the voice path', () => {
         5,
         `turn ${i} e2e`,
       );
+      // the acoustic end of speech, from the audio the session received, is the true end; the
+      // e2e measured from it is the audio truth (last voiced sample → first agent audio frame)
+      const lag = turn.stages.find((st) => st.stage === 'speech_end_lag');
+      assert.ok(lag, `turn ${i}: no speech_end_lag stage`);
+      const truth = audioStart - trueEnd;
+      const acoustic = turn.agentStartedSpeakingAt! - lag.startAt;
+      const frameworkShort = truth - turn.e2eLatencyMs!;
+      console.log(
+        `turn ${i}: truth ${truth.toFixed(1)} ms, acoustic e2e ${acoustic.toFixed(1)} ms ` +
+          `(${(acoustic - truth).toFixed(1)}), framework e2e ${turn.e2eLatencyMs} ms ` +
+          `(${(-frameworkShort).toFixed(1)}), end-of-speech lag ${lag.durationMs.toFixed(1)} ms`,
+      );
+      within(acoustic - truth, -30, 30, `turn ${i} acoustic e2e − truth`);
+      within(lag.startAt - trueEnd, -30, 30, `turn ${i} acoustic end of speech`);
       // STT: the final transcript came STT_DELAY after the true end; the plugin measures from
       // the VAD's end, so stt + VAD lag = injected
       const sttStage = turn.stages.find((s) => s.stage === 'stt')!;
@@ -164,6 +182,7 @@ describe('attachMetrics on the voice path', () => {
     const s = metrics.summary();
     assert.equal(s.turns, 2);
     assert.equal(s.stats.e2e_latency.count, 2);
+    assert.equal(s.stats.acoustic_e2e_latency.count, 2);
     assert.equal(s.stats.stt_latency.count, 2);
     assert.equal(s.components.stt.requests, 2);
     assert.equal(s.stats.ttft.count, 3);

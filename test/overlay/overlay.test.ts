@@ -470,11 +470,13 @@ describe('mountMetricsOverlay in Chromium', () => {
       await tryMount(false, {}),
       await tryMount(true, { topic: '' }),
       await tryMount(true, { target: 'body' }),
+      await tryMount(true, { heardLatency: 'yes' }),
     ];
     assert.deepEqual(errors, [
       'MetricsConfigError: livekit-agents-metrics: invalid option `room`: expected a livekit-client Room (an object with on/off)',
       'MetricsConfigError: livekit-agents-metrics: invalid option `topic`: expected the non-empty data topic the agent publishes on',
       'MetricsConfigError: livekit-agents-metrics: invalid option `target`: expected an HTMLElement, or nothing for a floating panel',
+      'MetricsConfigError: livekit-agents-metrics: invalid option `heardLatency`: expected true, false or the measurement options',
     ]);
     await opened.close();
   });

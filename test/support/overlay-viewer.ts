@@ -119,6 +119,10 @@ const STAGE_NAMES: Readonly<Record<TurnStage['stage'], string>> = {
   llm: 'LLM',
   function: 'tool',
   tts: 'TTS',
+  speech_end_lag: 'end-of-speech lag',
+  uplink: 'uplink',
+  downlink: 'downlink',
+  network: 'network + playout',
 };
 
 /** The table row that stands for each bottleneck component. */

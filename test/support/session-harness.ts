@@ -137,6 +137,8 @@ export interface VoiceHarnessOptions<S extends sttNs.STT = EnergySTT, T extends 
   frameMs?: 10 | 20;
   outputBufferMs?: number;
   sessionOptions?: Partial<voice.AgentSessionOptions>;
+  /** Called with the session before `session.start()` (its input and output are set). */
+  beforeStart?: (session: voice.AgentSession) => void;
 }
 
 export interface VoiceHarness<
@@ -201,6 +203,7 @@ export async function startVoiceSession<
   const recorder = new SessionEventRecorder(session);
   session.input.audio = input;
   session.output.audio = output;
+  options.beforeStart?.(session);
   await session.start({ agent });
   input.start();
 

@@ -49,6 +49,50 @@ const tts = (at: number, ttfbMs: number, durationMs: number, speechId = 's1'): S
 });
 
 describe('TurnTracker', () => {
+  it("starts a voice turn's speech_end_lag at the acoustic end of speech received before it", () => {
+    const { turns, values } = track([
+      { kind: 'user_audio_ended', at: 1500, lastVoicedAt: 700 }, // an earlier utterance
+      { kind: 'user_audio_ended', at: 5100, lastVoicedAt: 4880 },
+      { kind: 'speech_created', at: 5600, speechId: 's1', source: 'generate_reply' },
+      {
+        kind: 'end_of_turn',
+        at: 5600,
+        speechId: 's1',
+        stoppedSpeakingAt: 5000,
+        transcriptionDelayMs: 100,
+        endOfTurnDelayMs: 600,
+      },
+      { kind: 'agent_speaking', at: 5900 },
+      { kind: 'speech_done', at: 7000, speechId: 's1', interrupted: false },
+    ]);
+    const lag = turns[0]!.stages.find((s) => s.stage === 'speech_end_lag')!;
+    assert.deepEqual([lag.startAt, lag.durationMs, lag.offsetMs], [4880, 120, -120]);
+    assert.deepEqual(values('e2e_latency'), [900]);
+    assert.deepEqual(values('acoustic_e2e_latency'), [1020]);
+  });
+
+  it('leaves a voice turn without an acoustic end when none is near its end of speech', () => {
+    const { turns, values } = track([
+      { kind: 'user_audio_ended', at: 1500, lastVoicedAt: 700 },
+      { kind: 'speech_created', at: 5600, speechId: 's1', source: 'generate_reply' },
+      {
+        kind: 'end_of_turn',
+        at: 5600,
+        speechId: 's1',
+        stoppedSpeakingAt: 5000,
+        transcriptionDelayMs: 100,
+        endOfTurnDelayMs: 600,
+      },
+      { kind: 'agent_speaking', at: 5900 },
+      { kind: 'speech_done', at: 7000, speechId: 's1', interrupted: false },
+    ]);
+    assert.equal(
+      turns[0]!.stages.some((s) => s.stage === 'speech_end_lag'),
+      false,
+    );
+    assert.deepEqual(values('acoustic_e2e_latency'), []);
+  });
+
   it('times a text turn from the committed user message to the agent starting its answer', () => {
     const { turns, values } = track([
       { kind: 'speech_created', at: 1001, speechId: 's1', source: 'generate_reply' },

@@ -1,0 +1,181 @@
+/**
+ * Watches the audio a session RECEIVES, whatever its input (the room's participant, a SIP
+ * caller, a custom `AudioInput`), and reports each acoustic end of the user's speech. It puts a
+ * pass-through `AudioInput` in front of what is assigned to `session.input.audio`, as the
+ * framework's own recorder does (voice/recorder_io/recorder_io.ts, `RecorderAudioInput`): frames
+ * go through unchanged and in order, and the detector reads them on the way.
+ *
+ * Why at assignment: in @livekit/agents 1.9 assigning `session.input.audio` after
+ * `session.start()` does not reach the running activity (voice/agent_session.ts:773 passes
+ * `this.onAudioInputChanged` unbound, so its `this.started` check fails, :1839), and the room's
+ * input is assigned inside `start()`, just before the activity attaches it. So the probe wraps
+ * the input present at attach (before start) and every input assigned later; attach metrics
+ * before `session.start()` for the acoustic end of speech.
+ */
+import { voice } from '@livekit/agents';
+import type { AudioFrame } from '@livekit/rtc-node';
+import { ReadableStream, type ReadableStreamDefaultReader } from 'node:stream/web';
+import { type VoiceEndOptions, VoiceEndDetector } from './voice-end-detector.js';
+
+/** The source's stream may still be read by the session's previous consumer (a handoff
+ * releases it): try again, slower and slower, until the probe closes. */
+const ACQUIRE_FIRST_WAIT_MS = 10;
+const ACQUIRE_MAX_WAIT_MS = 1_000;
+
+/** What the probe reads of a session. */
+interface SessionWithInput {
+  input?: object;
+  agentState?: unknown;
+}
+
+export interface InputAudioProbeOptions extends VoiceEndOptions {
+  now: () => number;
+  /** The last voiced sample of an utterance arrived at `lastVoicedAt` (agent clock). */
+  voiceEnded: (lastVoicedAt: number) => void;
+  /** Something failed inside the probe (contained). */
+  internalError: (where: string, error: unknown) => void;
+}
+
+export class InputAudioProbe {
+  private readonly mine = new WeakSet<object>();
+  private input: object | undefined;
+  private closed = false;
+
+  constructor(session: unknown, opts: InputAudioProbeOptions) {
+    try {
+      const s = session as SessionWithInput;
+      const input = s.input;
+      const accessor = input && findAccessor(input, 'audio');
+      if (!input || !accessor?.get || !accessor.set) return;
+      const get = accessor.get;
+      const set = accessor.set;
+      const wrap = (audio: unknown): unknown => {
+        if (this.closed || !(audio instanceof voice.AudioInput) || this.mine.has(audio)) {
+          return audio;
+        }
+        // `x = wrap(x)` (the framework's recorder) keeps feeding the wrapper already in place
+        if (this.mine.has(get.call(input) as object)) return audio;
+        const observed = this.observe(audio, opts);
+        this.mine.add(observed);
+        return observed;
+      };
+      Object.defineProperty(input, 'audio', {
+        configurable: true,
+        enumerable: accessor.enumerable ?? false,
+        get: () => get.call(input),
+        set: (audio: unknown) =>
+          set.call(
+            input,
+            safely(() => wrap(audio), audio, opts),
+          ),
+      });
+      this.input = input;
+      // an input assigned before start is attached by start(); after it, wrapping is useless
+      if (s.agentState === 'initializing') {
+        const current: unknown = get.call(input);
+        if (current instanceof voice.AudioInput) set.call(input, wrap(current));
+      }
+    } catch (error) {
+      opts.internalError('input_audio_probe', error);
+    }
+  }
+
+  /** Stops wrapping new inputs (the one in place keeps passing frames through). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // the session's own accessor takes over again
+    if (this.input) Reflect.deleteProperty(this.input, 'audio');
+  }
+
+  private observe(source: voice.AudioInput, opts: InputAudioProbeOptions): ObservedAudioInput {
+    const detector = new VoiceEndDetector(opts);
+    return new ObservedAudioInput(
+      source,
+      (frame) => {
+        if (this.closed) return;
+        const end = detector.frame(frame, opts.now());
+        if (end !== undefined) opts.voiceEnded(end);
+      },
+      () => this.closed,
+    );
+  }
+}
+
+function safely(fn: () => unknown, fallback: unknown, opts: InputAudioProbeOptions): unknown {
+  try {
+    return fn();
+  } catch (error) {
+    opts.internalError('input_audio_probe', error);
+    return fallback;
+  }
+}
+
+function findAccessor(object: object, key: string): PropertyDescriptor | undefined {
+  for (let o: object | null = object; o; o = Object.getPrototypeOf(o) as object | null) {
+    const d = Object.getOwnPropertyDescriptor(o, key);
+    if (d) return d;
+  }
+  return undefined;
+}
+
+/** Passes a source input's frames through, showing each to `observe` first. */
+class ObservedAudioInput extends voice.AudioInput {
+  private broken = false;
+
+  constructor(
+    private readonly source: voice.AudioInput,
+    observe: (frame: AudioFrame) => void,
+    stopped: () => boolean,
+  ) {
+    super();
+    let reader: ReadableStreamDefaultReader<AudioFrame> | undefined;
+    const acquire = async () => {
+      for (let wait = ACQUIRE_FIRST_WAIT_MS; ; wait = Math.min(wait * 2, ACQUIRE_MAX_WAIT_MS)) {
+        try {
+          return source.stream.getReader();
+        } catch {
+          if (stopped() && wait >= ACQUIRE_MAX_WAIT_MS) return undefined;
+          await new Promise((resolve) => setTimeout(resolve, wait).unref?.());
+        }
+      }
+    };
+    this.multiStream.addInputStream(
+      new ReadableStream<AudioFrame>(
+        {
+          pull: async (controller) => {
+            reader ??= await acquire();
+            if (!reader) return controller.close();
+            const { done, value } = await reader.read();
+            if (done) return controller.close();
+            if (!this.broken) {
+              try {
+                observe(value);
+              } catch {
+                this.broken = true; // the audio flows whatever happens to the measurement
+              }
+            }
+            controller.enqueue(value);
+          },
+          cancel: async (reason) => {
+            await reader?.cancel(reason);
+          },
+        },
+        { highWaterMark: 0 },
+      ),
+    );
+  }
+
+  // the attach state belongs to the source, which gates its own frames
+  override setAttached(attached: boolean): void {
+    this.source.setAttached(attached);
+  }
+
+  override onAttached(): void {
+    this.source.onAttached();
+  }
+
+  override onDetached(): void {
+    this.source.onDetached();
+  }
+}
