@@ -2,7 +2,11 @@
  * `livekit-agents-metrics/overlay`: the browser entry. It imports nothing from Node, React or
  * livekit-client; `tsconfig.browser.json` compiles it without Node's types to keep it so.
  */
-export { mountMetricsOverlay, type MetricsOverlayOptions } from './mount-overlay.js';
+export {
+  mountMetricsOverlay,
+  type HeardLatencyOverlayOptions,
+  type MetricsOverlayOptions,
+} from './mount-overlay.js';
 export type {
   DataReceivedListener,
   MetricsOverlayRoom,

@@ -5,9 +5,9 @@
  */
 import { MetricsConfigError } from '../errors.js';
 import type { MetricsFeed } from '../view/metrics-feed.js';
-import {
-  type BrowserHeardLatencyOptions,
-  type HeardLatencyRoom,
+import type {
+  BrowserHeardLatencyOptions,
+  HeardLatencyRoom,
   measureHeardLatency,
 } from './heard-latency.js';
 import { renderAgents } from './render-panel.js';
@@ -24,14 +24,21 @@ export interface MetricsOverlayOptions extends RoomFeedOptions {
   /** Start with the panel folded to its heading. Default: `false`. */
   collapsed?: boolean;
   /**
-   * Also measure what this caller waits and send it to the agent (`measureHeardLatency`, see
-   * docs/HEARD-LATENCY.md): `true`, or its options. The room must be a livekit-client `Room`
-   * with this page's microphone, and an `AudioContext` must be allowed to run (create one after
-   * a user gesture and pass it as `audioContext`). A failure to start leaves the panel as
-   * it is. Default: `false`.
+   * Also measure what this caller waits and send it to the agent (see docs/HEARD-LATENCY.md):
+   * `{ measure: measureHeardLatency }` from this entry, plus the measurement's options if any.
+   * The function is passed in rather than imported by the panel so that an app which does not
+   * measure does not ship the measurement (2.4 KiB gzipped). The room must be a livekit-client
+   * `Room` with this page's microphone, and an `AudioContext` must be allowed to run (create one
+   * after a user gesture and pass it as `audioContext`). A failure to start leaves the panel as
+   * it is. Default: none.
    */
-  heardLatency?: boolean | BrowserHeardLatencyOptions;
+  heardLatency?: HeardLatencyOverlayOptions;
 }
+
+/** The overlay's heard-latency option: the measurement to run, and its options. */
+export type HeardLatencyOverlayOptions = BrowserHeardLatencyOptions & {
+  measure: typeof measureHeardLatency;
+};
 
 /** Coalesces bursts of messages: at most four renders a second. */
 const RENDER_INTERVAL_MS = 250;
@@ -101,11 +108,12 @@ export function mountMetricsOverlay(
   let stopMeter: (() => unknown) | undefined;
   const heard = options.heardLatency;
   if (heard) {
+    const { measure, ...measureOptions } = heard;
     const meterOptions = {
       ...(options.topic ? { topic: options.topic } : {}),
-      ...(heard === true ? {} : heard),
+      ...measureOptions,
     };
-    measureHeardLatency(room as unknown as HeardLatencyRoom, meterOptions)
+    measure(room as unknown as HeardLatencyRoom, meterOptions)
       .then((meter) => {
         if (mounted) stopMeter = () => meter.stop();
         else void meter.stop();
@@ -158,7 +166,10 @@ function validate(room: MetricsOverlayRoom, options: MetricsOverlayOptions): voi
     throw new MetricsConfigError('title', 'expected a string');
   }
   const heard = options.heardLatency;
-  if (heard !== undefined && typeof heard !== 'boolean' && (typeof heard !== 'object' || !heard)) {
-    throw new MetricsConfigError('heardLatency', 'expected true, false or the measurement options');
+  if (heard !== undefined && (typeof heard !== 'object' || typeof heard?.measure !== 'function')) {
+    throw new MetricsConfigError(
+      'heardLatency',
+      "expected { measure: measureHeardLatency } (imported from 'livekit-agents-metrics/overlay')",
+    );
   }
 }

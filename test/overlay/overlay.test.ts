@@ -476,7 +476,7 @@ describe('mountMetricsOverlay in Chromium', () => {
       'MetricsConfigError: livekit-agents-metrics: invalid option `room`: expected a livekit-client Room (an object with on/off)',
       'MetricsConfigError: livekit-agents-metrics: invalid option `topic`: expected the non-empty data topic the agent publishes on',
       'MetricsConfigError: livekit-agents-metrics: invalid option `target`: expected an HTMLElement, or nothing for a floating panel',
-      'MetricsConfigError: livekit-agents-metrics: invalid option `heardLatency`: expected true, false or the measurement options',
+      "MetricsConfigError: livekit-agents-metrics: invalid option `heardLatency`: expected { measure: measureHeardLatency } (imported from 'livekit-agents-metrics/overlay')",
     ]);
     await opened.close();
   });
