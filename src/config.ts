@@ -5,6 +5,7 @@ import { ConfigCheck, MetricsConfigError } from './errors.js';
 import { type MetricsRuntime, defaultMetricsRuntime } from './runtime.js';
 import type { AttachMetricsOptions, MetricsLogger, MetricsRoom } from './options.js';
 import type { MetricsSink } from './types.js';
+import { type PriceBook, resolvePrices } from './usage/prices.js';
 import { DEFAULT_TOPIC } from './wire/messages.js';
 
 export interface ResolvedOptions {
@@ -26,6 +27,8 @@ export interface ResolvedOptions {
   otelMeter: Meter | undefined;
   sinks: MetricsSink[];
   runtime: MetricsRuntime;
+  /** The price table, when costs were asked for. */
+  prices?: PriceBook | undefined;
 }
 
 export interface ResolvedPublishOptions {
@@ -176,6 +179,7 @@ export function resolveOptions(options: AttachMetricsOptions = {}): ResolvedOpti
     otelMeter: check.take(() => resolveOtel(o.otel), undefined),
     sinks: check.take(() => resolveSinks(o.sinks), []),
     runtime: check.take(() => resolveRuntime(o.runtime), undefined as unknown as MetricsRuntime),
+    prices: check.take(() => resolvePrices(o.prices), undefined),
   };
   check.done();
   return resolved;

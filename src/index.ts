@@ -10,8 +10,11 @@ export { MetricsConfigError, type ConfigProblem } from './errors.js';
 export {
   STAT_CATALOG,
   FAMILY_CATALOG,
+  USAGE_CATALOG,
   ERROR_RATE,
   type FamilyDef,
+  type PriceField,
+  type UsageDef,
   type MetricComponent,
   type MetricUnit,
   type RateDef,
@@ -32,7 +35,8 @@ export {
   DEFAULT_THROUGHPUT_BUCKETS,
   type BucketLayout,
 } from './prometheus/metric-families.js';
-export { ALERT_METRICS, COMPONENTS, STAT_NAMES } from './types.js';
+export { ALERT_METRICS, COMPONENTS, STAT_NAMES, USAGE_FIELDS } from './types.js';
+export type { ModelPrice, PriceTable } from './usage/prices.js';
 export {
   DEFAULT_TOPIC,
   MAX_MESSAGE_BYTES,
@@ -78,6 +82,13 @@ export type {
   PluginHealth,
   RequestEvent,
   SessionMetricsEvents,
+  TurnTaking,
+  TurnTakingEvent,
+  Usage,
+  UsageComponent,
+  UsageEntry,
+  UsageEvent,
+  UsageField,
   StatName,
   Stats,
   TurnStage,

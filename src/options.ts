@@ -5,6 +5,7 @@
 import type { Meter, MeterProvider } from '@opentelemetry/api';
 import type { MetricsRuntime } from './runtime.js';
 import type { AlertRules, MetricsSink } from './types.js';
+import type { PriceTable } from './usage/prices.js';
 
 /** Minimal logger the plugin writes to (pino-compatible). */
 export interface MetricsLogger {
@@ -58,6 +59,11 @@ export interface AttachMetricsOptions {
   room?: MetricsRoom;
   /** How to publish to `room`, or `false` not to publish. Default: `{}` (every default below). */
   publish?: PublishOptions | false;
+  /** Your prices (per 1M tokens, per 1,000 characters, per audio minute, by provider and model,
+   * in one currency): with them, `summary().usage`, each turn's `usage` and
+   * the cost counter carry the cost. No prices are shipped. Validated at attach.
+   * Default: none (usage without cost). */
+  prices?: PriceTable;
 }
 
 /** Data-channel publishing options (see `AttachMetricsOptions.publish`). */

@@ -5,8 +5,24 @@
  */
 import { ERROR_RATE, STAT_CATALOG, type StatDef } from './metrics.js';
 
-export { ERROR_RATE, FAMILY_CATALOG, STAT_CATALOG } from './metrics.js';
-export type { FamilyDef, MetricComponent, MetricUnit, RateDef, StatDef } from './metrics.js';
+export { ERROR_RATE, FAMILY_CATALOG, STAT_CATALOG, USAGE_CATALOG } from './metrics.js';
+export type {
+  FamilyDef,
+  MetricComponent,
+  MetricUnit,
+  PriceField,
+  RateDef,
+  StatDef,
+  UsageComponent,
+  UsageDef,
+} from './metrics.js';
+import { USAGE_CATALOG } from './metrics.js';
+
+/** A usage quantity (`summary().usage.entries[]` keys). */
+export type UsageField = keyof typeof USAGE_CATALOG;
+
+/** Every {@link UsageField}. */
+export const USAGE_FIELDS = Object.freeze(Object.keys(USAGE_CATALOG)) as readonly UsageField[];
 
 /** A distribution the plugin keeps statistics for (`stats(name)`, `summary().stats[name]`). */
 export type StatName = keyof typeof STAT_CATALOG;
