@@ -185,6 +185,9 @@ export function resolvePrices(value: unknown): PriceBook | undefined {
       }
       prices += 1;
     }
+    if (e.perThousandCharacters !== undefined && e.perAudioMinute !== undefined) {
+      problem(at, 'a TTS is billed by characters or by audio minutes: give one of the two');
+    }
     if (prices === 0 && problems.length === before) {
       problem(at, `no price given; use ${allowed.join(', ')}`);
     }

@@ -106,10 +106,11 @@ export class UsageMeter {
 
   /** The usage of the turn that ended (with what was reported without a turn), once. */
   takeTurn(id: string): Usage | undefined {
-    const table = this.turns.get(id) ?? new UsageTable();
-    this.turns.delete(id);
-    table.merge(this.unassigned);
+    const table = this.unassigned;
     this.unassigned = new UsageTable();
+    const own = this.turns.get(id);
+    this.turns.delete(id);
+    if (own) table.merge(own);
     return table.empty ? undefined : table.snapshot(this.prices?.currency);
   }
 
