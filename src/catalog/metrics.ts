@@ -451,9 +451,11 @@ export const FAMILY_CATALOG = {
     type: 'counter',
     unit: '{token}',
     component: 'llm',
+    // not lk_agents_llm_tokens_total: its OpenTelemetry name would be lk_agents_llm_tokens, the
+    // tokens/s histogram's
     description: 'LLM tokens by type: prompt (cached included), prompt_cached, completion.',
     summary: 'usage.entries[].promptTokens',
-    prometheus: { name: 'lk_agents_llm_tokens_total', labels: ['type', 'provider', 'model'] },
+    prometheus: { name: 'lk_agents_llm_usage_tokens_total', labels: ['type', 'provider', 'model'] },
   },
   realtime_tokens: {
     type: 'counter',

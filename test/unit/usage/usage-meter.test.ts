@@ -157,10 +157,10 @@ describe('usage', () => {
     );
     const line = (re: RegExp) => assert.match(text, re);
     line(
-      /^lk_agents_llm_tokens_total\{agent_name="a",type="prompt",provider="api.openai.com",model="gpt-4o-mini"\} 1000$/m,
+      /^lk_agents_llm_usage_tokens_total\{agent_name="a",type="prompt",provider="api.openai.com",model="gpt-4o-mini"\} 1000$/m,
     );
-    line(/^lk_agents_llm_tokens_total\{[^}]*type="prompt_cached"[^}]*\} 400$/m);
-    line(/^lk_agents_llm_tokens_total\{[^}]*type="completion"[^}]*\} 20$/m);
+    line(/^lk_agents_llm_usage_tokens_total\{[^}]*type="prompt_cached"[^}]*\} 400$/m);
+    line(/^lk_agents_llm_usage_tokens_total\{[^}]*type="completion"[^}]*\} 20$/m);
     line(
       /^lk_agents_tts_characters_total\{agent_name="a",provider="api.openai.com",model="tts-1"\} 60$/m,
     );
