@@ -10,7 +10,10 @@ const DIR = 'dist/overlay';
 /** Gzipped budgets, in bytes, of the ESM entries. The overlay's grew from 8 to 10 KiB with the
  * browser's heard-latency measurement (2.4 KiB of it: AudioWorklet, detector, report validator);
  * an app that does not call `measureHeardLatency` tree-shakes it away (`sideEffects: false`). */
-const BUDGETS = { 'index.js': 10 * 1024, 'react.js': 4 * 1024 };
+/* It grew again by 0.17 KiB past 10 KiB with the usage and turn-taking report (the two stats'
+ * catalog entries, 0.11 KiB, carry their Prometheus names and descriptions, which the browser
+ * does not use) and the per-turn cost; the panel alone stays within 8 KiB. */
+const BUDGETS = { 'index.js': 10.25 * 1024, 'react.js': 4 * 1024 };
 
 let files;
 try {

@@ -35,7 +35,7 @@ export {
   DEFAULT_THROUGHPUT_BUCKETS,
   type BucketLayout,
 } from './prometheus/metric-families.js';
-export { ALERT_METRICS, COMPONENTS, STAT_NAMES, USAGE_FIELDS } from './types.js';
+export { ALERT_METRICS, COMPONENTS, STAT_NAMES } from './types.js';
 export type { ModelPrice, PriceTable } from './usage/prices.js';
 export {
   DEFAULT_TOPIC,

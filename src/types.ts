@@ -16,7 +16,6 @@ export {
   type StatName,
   type UsageComponent,
   type UsageField,
-  USAGE_FIELDS,
 } from './catalog/index.js';
 export type {
   ActiveAlert,

@@ -16,13 +16,10 @@ export type {
   UsageComponent,
   UsageDef,
 } from './metrics.js';
-import { USAGE_CATALOG } from './metrics.js';
+import type { USAGE_CATALOG } from './metrics.js';
 
-/** A usage quantity (`summary().usage.entries[]` keys). */
+/** A usage quantity (the keys of `summary().usage.entries[].amounts`). */
 export type UsageField = keyof typeof USAGE_CATALOG;
-
-/** Every {@link UsageField}. */
-export const USAGE_FIELDS = Object.freeze(Object.keys(USAGE_CATALOG)) as readonly UsageField[];
 
 /** A distribution the plugin keeps statistics for (`stats(name)`, `summary().stats[name]`). */
 export type StatName = keyof typeof STAT_CATALOG;

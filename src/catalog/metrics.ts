@@ -164,8 +164,7 @@ export const STAT_CATALOG = {
     better: 'lower',
     component: 'pipeline',
     label: 'barge-in stop',
-    description:
-      "Caller's speech start (the VAD's) while the agent spoke to the agent's audio stopped, per interruption.",
+    description: "Caller's speech start (VAD) over the agent to the agent's audio stopped.",
     prometheus: {
       name: 'lk_agents_interruption_stop_latency_seconds',
       labels: [],
@@ -177,8 +176,7 @@ export const STAT_CATALOG = {
     better: 'lower',
     component: 'eou',
     label: 'EOT inference',
-    description:
-      "End-of-turn model: the audio frame's creation to its prediction received (eot_inference_metrics.detectionDelay).",
+    description: 'End-of-turn model: audio frame to its prediction received.',
     prometheus: { name: 'lk_agents_eot_inference_delay_seconds', labels: [], buckets: 'latency' },
   },
 } as const satisfies Record<string, StatDef>;
@@ -454,7 +452,7 @@ export const FAMILY_CATALOG = {
     // not lk_agents_llm_tokens_total: its OpenTelemetry name would be lk_agents_llm_tokens, the
     // tokens/s histogram's
     description: 'LLM tokens by type: prompt (cached included), prompt_cached, completion.',
-    summary: 'usage.entries[].promptTokens',
+    summary: 'usage.entries[].amounts.promptTokens',
     prometheus: { name: 'lk_agents_llm_usage_tokens_total', labels: ['type', 'provider', 'model'] },
   },
   realtime_tokens: {
@@ -463,7 +461,7 @@ export const FAMILY_CATALOG = {
     component: 'llm',
     description:
       'Realtime model tokens by type: input_text, input_audio, input_image, input_cached, output_text, output_audio.',
-    summary: 'usage.entries[].inputAudioTokens',
+    summary: 'usage.entries[].amounts.inputAudioTokens',
     prometheus: {
       name: 'lk_agents_realtime_tokens_total',
       labels: ['type', 'provider', 'model'],
@@ -474,7 +472,7 @@ export const FAMILY_CATALOG = {
     unit: '{character}',
     component: 'tts',
     description: 'Characters sent to the TTS, each provider request counted once.',
-    summary: 'usage.entries[].ttsCharacters',
+    summary: 'usage.entries[].amounts.ttsCharacters',
     prometheus: { name: 'lk_agents_tts_characters_total', labels: ['provider', 'model'] },
   },
   tts_audio: {
@@ -482,7 +480,7 @@ export const FAMILY_CATALOG = {
     unit: 's',
     component: 'tts',
     description: 'Seconds of audio the TTS produced, each provider request counted once.',
-    summary: 'usage.entries[].ttsAudioMs',
+    summary: 'usage.entries[].amounts.ttsAudioMs',
     prometheus: { name: 'lk_agents_tts_audio_seconds_total', labels: ['provider', 'model'] },
   },
   stt_audio: {
@@ -490,7 +488,7 @@ export const FAMILY_CATALOG = {
     unit: 's',
     component: 'stt',
     description: 'Seconds of audio the STT reported transcribing (streaming STT: as flushed).',
-    summary: 'usage.entries[].sttAudioMs',
+    summary: 'usage.entries[].amounts.sttAudioMs',
     prometheus: { name: 'lk_agents_stt_audio_seconds_total', labels: ['provider', 'model'] },
   },
   cost: {

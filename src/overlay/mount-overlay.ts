@@ -18,6 +18,9 @@ export interface MetricsOverlayOptions extends RoomFeedOptions {
   title?: string;
   /** Start with the panel folded to its heading. Default: `false`. */
   collapsed?: boolean;
+  /** Show what the last turn and the session cost, when the agent prices its usage
+   * (`attachMetrics(session, { prices })`). Default: `false`. */
+  showCost?: boolean;
 }
 
 /** Coalesces bursts of messages: at most four renders a second. */
@@ -73,7 +76,7 @@ export function mountMetricsOverlay(
     timer = undefined;
     lastRender = performance.now();
     try {
-      if (latest) body.replaceChildren(...renderAgents(latest.agents));
+      if (latest) body.replaceChildren(...renderAgents(latest.agents, options.showCost === true));
     } catch {
       // Never throw into the app from a timer: the panel keeps its last good content.
     }

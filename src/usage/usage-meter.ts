@@ -30,19 +30,20 @@ class UsageTable {
           component: event.component,
           provider: folded ? OTHER : event.provider,
           model: folded ? OTHER : event.model,
+          amounts: {},
         };
         this.entries.set(key, entry);
       }
     }
     for (const [field, amount] of Object.entries(event.amounts) as [UsageField, number][]) {
-      entry[field] = (entry[field] ?? 0) + amount;
+      entry.amounts[field] = (entry.amounts[field] ?? 0) + amount;
     }
     if (event.cost) entry.cost = (entry.cost ?? 0) + event.cost.amount;
   }
 
   merge(other: UsageTable): void {
     for (const e of other.entries.values()) {
-      const { component, provider, model, cost, ...amounts } = e;
+      const { component, provider, model, cost, amounts } = e;
       this.add({
         component,
         provider,
@@ -58,7 +59,7 @@ class UsageTable {
   }
 
   snapshot(currency: string | undefined): Usage {
-    const entries = [...this.entries.values()].map((e) => ({ ...e }));
+    const entries = [...this.entries.values()].map((e) => ({ ...e, amounts: { ...e.amounts } }));
     if (currency === undefined) return { entries };
     return { entries, currency, cost: entries.reduce((sum, e) => sum + (e.cost ?? 0), 0) };
   }

@@ -12,7 +12,6 @@ import {
   ALERT_METRICS,
   STAT_NAMES,
   type StatName,
-  USAGE_FIELDS,
   type UsageField,
   statDef,
 } from '../catalog/index.js';
@@ -30,7 +29,6 @@ import {
   picklist,
   record as recordOf,
   string,
-  type OptionalSchema,
   type Schema,
 } from './schema-kit.js';
 
@@ -171,10 +169,9 @@ export const UsageEntrySchema = object({
   component: picklist(['stt', 'llm', 'tts', 'realtime']),
   provider: text,
   model: text,
-  ...(Object.fromEntries(USAGE_FIELDS.map((field) => [field, optional(amount)])) as Record<
-    UsageField,
-    OptionalSchema<number>
-  >),
+  /** By the catalog's usage quantity (`USAGE_CATALOG`): tokens, characters, audio ms. A receiver
+   * keeps quantities it does not know yet (bounded), so it needs no copy of the catalog. */
+  amounts: recordOf(amount, 16, 32) as Schema<Partial<Record<UsageField, number>>>,
   /** What it cost, in the price table's currency; absent when the table does not price it. */
   cost: optional(amount),
 });
@@ -247,7 +244,7 @@ export const ConcurrencySchema = object({
 });
 export type ConcurrencySnapshot = Infer<typeof ConcurrencySchema>;
 
-/** Turn-taking: interruptions, false interruptions and backchannels. */
+/** Turn-taking counts. */
 export const TurnTakingSchema = object({
   /** Agent speech the caller talked over and that ended interrupted. */
   interruptions: count,
@@ -259,13 +256,6 @@ export const TurnTakingSchema = object({
   backchannels: count,
 });
 export type TurnTaking = Infer<typeof TurnTakingSchema>;
-
-const noTurnTaking = (): TurnTaking => ({
-  interruptions: 0,
-  falseInterruptions: 0,
-  resumedFalseInterruptions: 0,
-  backchannels: 0,
-});
 
 const requestsOrNone = optional(ComponentRequestsSchema, noRequests);
 
@@ -290,7 +280,15 @@ export const SummarySchema = object({
   /** Tool executions by tool name (at most `maxFunctionNames`, then `other`). */
   functions: optional(record(FunctionSummarySchema), () => ({})),
   concurrency: ConcurrencySchema,
-  turnTaking: optional(TurnTakingSchema, noTurnTaking),
+  /** Absent (all 0) from an agent built before they were counted. */
+  turnTaking: optional(TurnTakingSchema, () =>
+    TurnTakingSchema({
+      interruptions: 0,
+      falseInterruptions: 0,
+      resumedFalseInterruptions: 0,
+      backchannels: 0,
+    }),
+  ),
   /** The session's usage by provider and model (and its cost, with a price table). */
   usage: optional(UsageSchema, () => ({ entries: [] })),
   /** The component with the highest p90 latency, `null` without data. */

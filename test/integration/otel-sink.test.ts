@@ -103,7 +103,7 @@ describe('the OpenTelemetry sink', () => {
       .filter((p) => p.attributes.type === 'completion' && p.attributes.model === 'acme-1')
       .reduce((n, p) => n + p.value, 0);
     const entry = s.usage.entries.find((e) => e.component === 'llm' && e.model === 'acme-1');
-    assert.equal(completion, entry?.completionTokens);
+    assert.equal(completion, entry?.amounts.completionTokens);
     assert.equal(completion, 39);
     assert.equal(tokens.descriptor.unit, '{token}');
 

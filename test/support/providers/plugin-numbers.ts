@@ -47,7 +47,7 @@ export function pluginNumbers(
 export function usageTotal(usage: Usage | undefined, component: UsageComponent, field: UsageField) {
   return (usage?.entries ?? [])
     .filter((e) => e.component === component)
-    .reduce((sum, e) => sum + (e[field] ?? 0), 0);
+    .reduce((sum, e) => sum + (e.amounts[field] ?? 0), 0);
 }
 
 /** The plugin's session usage of `field`, and the sum of its turns' (they must agree). */

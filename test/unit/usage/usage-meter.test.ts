@@ -91,15 +91,13 @@ describe('usage', () => {
     const usage = c.summary().usage;
     assert.deepEqual(usage, {
       entries: [
-        { component: 'stt', ...STT, sttAudioMs: 10_000 },
+        { component: 'stt', ...STT, amounts: { sttAudioMs: 10_000 } },
         {
           component: 'llm',
           ...LLM,
-          promptTokens: 2000,
-          promptCachedTokens: 800,
-          completionTokens: 40,
+          amounts: { promptTokens: 2000, promptCachedTokens: 800, completionTokens: 40 },
         },
-        { component: 'tts', ...TTS, ttsCharacters: 120, ttsAudioMs: 6000 },
+        { component: 'tts', ...TTS, amounts: { ttsCharacters: 120, ttsAudioMs: 6000 } },
       ],
     });
     assert.equal(turns.length, 2);
@@ -108,7 +106,7 @@ describe('usage', () => {
       assert.deepEqual(
         t.usage!.entries.map((e) => [
           e.component,
-          e.sttAudioMs ?? e.promptTokens ?? e.ttsCharacters,
+          e.amounts.sttAudioMs ?? e.amounts.promptTokens ?? e.amounts.ttsCharacters,
         ]),
         [
           ['stt', 5000],

@@ -158,8 +158,7 @@ describe('encodeMessage', () => {
       component: 'llm' as const,
       provider: `p${i}_${'x'.repeat(120)}`,
       model: `m${i}_${'y'.repeat(120)}`,
-      promptTokens: 1000 + i,
-      completionTokens: 10,
+      amounts: { promptTokens: 1000 + i, completionTokens: 10 },
       cost: 0.001,
     }));
     const message = summaryMessage(
