@@ -10,9 +10,11 @@ const DIR = 'dist/overlay';
 /** Gzipped budgets, in bytes, of the ESM entries. The overlay's grew from 8 to 10 KiB with the
  * browser's heard-latency measurement (2.4 KiB of it: AudioWorklet, detector, report validator);
  * an app that does not call `measureHeardLatency` tree-shakes it away (`sideEffects: false`). */
-const BUDGETS = { 'index.js': 10.5 * 1024, 'react.js': 4 * 1024 };
-// 10 → 10.5 KiB with the agent side of heard latency: two catalog metrics (acoustic e2e, heard)
-// and four waterfall stages (+0.2 KiB), and `mountMetricsOverlay`'s `heardLatency` option.
+/* The whole entry: 8 → 11 KiB with the browser's heard-latency measurement (2.4 KiB), the agent
+ * side of heard latency (two stats, four waterfall stages) and the usage and turn-taking report
+ * (two stats, per-turn cost). What an app that only mounts the panel pays keeps the original
+ * 8 KiB budget (checked below). */
+const BUDGETS = { 'index.js': 11 * 1024, 'react.js': 4 * 1024 };
 
 let files;
 try {

@@ -83,6 +83,8 @@ export class SessionMetrics {
           }),
         oddField: (field) => this.dispatch('health', { kind: 'odd_field', field }),
         dropped: (reason) => this.dispatch('health', { kind: 'dropped_sample', reason }),
+        usage: (e) => this.dispatch('usage', e),
+        turnTaking: (e) => this.dispatch('turnTaking', e),
       },
       this.runtime.sessions,
     );
@@ -93,6 +95,8 @@ export class SessionMetrics {
       turn: this.sinks.filter((s) => s.turn),
       alert: this.sinks.filter((s) => s.alert),
       health: this.sinks.filter((s) => s.health),
+      usage: this.sinks.filter((s) => s.usage),
+      turnTaking: this.sinks.filter((s) => s.turnTaking),
     };
     this.runtime.sessions.opened();
     if (opts.prometheus && this.runtime.deliversToHub) this.drainAtJobShutdown();

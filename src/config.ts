@@ -5,6 +5,7 @@ import { ConfigCheck, MetricsConfigError } from './errors.js';
 import { type MetricsRuntime, defaultMetricsRuntime } from './runtime.js';
 import type { AttachMetricsOptions, MetricsLogger, MetricsRoom } from './options.js';
 import type { MetricsSink } from './types.js';
+import { type PriceBook, resolvePrices } from './usage/prices.js';
 import { DEFAULT_TOPIC } from './wire/messages.js';
 
 export interface ResolvedOptions {
@@ -29,6 +30,8 @@ export interface ResolvedOptions {
   /** Heard-latency reports: accepted when publishing; `from` is the allowlist. */
   heardLatency: { from: string[] | undefined } | undefined;
   acousticSpeechEnd: boolean;
+  /** The price table, when costs were asked for. */
+  prices?: PriceBook | undefined;
 }
 
 export interface ResolvedPublishOptions {
@@ -184,6 +187,7 @@ export function resolveOptions(options: AttachMetricsOptions = {}): ResolvedOpti
       () => resolveBoolean(o.acousticSpeechEnd, 'acousticSpeechEnd'),
       true,
     ),
+    prices: check.take(() => resolvePrices(o.prices), undefined),
   };
   check.done();
   return resolved;

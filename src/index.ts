@@ -10,8 +10,11 @@ export { MetricsConfigError, type ConfigProblem } from './errors.js';
 export {
   STAT_CATALOG,
   FAMILY_CATALOG,
+  USAGE_CATALOG,
   ERROR_RATE,
   type FamilyDef,
+  type PriceField,
+  type UsageDef,
   type MetricComponent,
   type MetricUnit,
   type RateDef,
@@ -34,6 +37,7 @@ export {
   type BucketLayout,
 } from './prometheus/metric-families.js';
 export { ALERT_METRICS, COMPONENTS, STAT_NAMES } from './types.js';
+export type { ModelPrice, PriceTable } from './usage/prices.js';
 export {
   DEFAULT_TOPIC,
   MAX_MESSAGE_BYTES,
@@ -80,6 +84,13 @@ export type {
   PluginHealth,
   RequestEvent,
   SessionMetricsEvents,
+  TurnTaking,
+  TurnTakingEvent,
+  Usage,
+  UsageComponent,
+  UsageEntry,
+  UsageEvent,
+  UsageField,
   StatName,
   Stats,
   TurnStage,

@@ -6,7 +6,9 @@ import { Distribution } from './stats/distribution.js';
 import { type RequestListener, RequestLedger } from './stats/request-ledger.js';
 import { WindowedQuantile } from './stats/windowed-quantile.js';
 import type { SessionGauge } from './stats/session-gauge.js';
+import { TurnTakingTracker } from './turns/turn-taking.js';
 import { TurnTracker } from './turns/turn-tracker.js';
+import { UsageMeter } from './usage/usage-meter.js';
 import {
   COMPONENTS,
   type AlertEvent,
@@ -18,7 +20,9 @@ import {
   STAT_NAMES,
   type StatName,
   type Stats,
+  type TurnTakingEvent,
   type TurnTimeline,
+  type UsageEvent,
 } from './types.js';
 
 export interface CoreListeners {
@@ -28,6 +32,8 @@ export interface CoreListeners {
   request?: RequestListener;
   oddField?: (field: string) => void;
   dropped?: (reason: string) => void;
+  usage?: (event: UsageEvent) => void;
+  turnTaking?: (event: TurnTakingEvent) => void;
 }
 
 interface FunctionNameStats {
@@ -47,6 +53,8 @@ const OTHER_FUNCTIONS = 'other';
  */
 export class MetricsCore {
   private readonly tracker: TurnTracker;
+  private readonly turnTaking: TurnTakingTracker;
+  private readonly usage: UsageMeter;
   private readonly ledger: RequestLedger;
   private readonly lifetime = new Map<StatName, Distribution>();
   private readonly windows = new Map<StatName, WindowedQuantile>();
@@ -80,6 +88,11 @@ export class MetricsCore {
     }
     this.alerts = new AlertEvaluator(opts.alertHysteresis);
     this.ledger = new RequestLedger(opts.alertWindowMs, listeners.request);
+    this.usage = new UsageMeter(opts.prices, (e) => this.listeners.usage?.(e));
+    this.turnTaking = new TurnTakingTracker({
+      sample: (s) => this.addSample(s),
+      event: (e) => this.listeners.turnTaking?.(e),
+    });
     this.tracker = new TurnTracker({
       sample: (s) => this.addSample(s),
       turn: (t) => this.addTurn(t),
@@ -92,6 +105,9 @@ export class MetricsCore {
 
   ingest(signal: Signal): void {
     this.ledger.handle(signal);
+    // usage first: the turn this report belongs to may end with it
+    this.usage.handle(signal);
+    this.turnTaking.handle(signal);
     this.tracker.handle(signal);
     // Alerts are evaluated when a turn ends, at once on an error, and by the owner's periodic
     // tick (evaluateAlerts) while the window slides.
@@ -202,6 +218,8 @@ export class MetricsCore {
         activeTools: this.tracker.activeTools,
         peakTools: this.tracker.peakTools,
       },
+      turnTaking: { ...this.turnTaking.counts },
+      usage: this.usage.summary(),
       bottleneck: findBottleneck((name) => stats[name]) ?? null,
       alerts: this.alerts.list(),
       health: {
@@ -263,6 +281,8 @@ export class MetricsCore {
   }
 
   private addTurn(turn: TurnTimeline): void {
+    const usage = this.usage.takeTurn(turn.id);
+    if (usage) turn.usage = usage;
     this.turnCount += 1;
     if (turn.interrupted) this.interruptedTurns += 1;
     else if (turn.cancelled) this.cancelledTurns += 1;

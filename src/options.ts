@@ -5,6 +5,7 @@
 import type { Meter, MeterProvider } from '@opentelemetry/api';
 import type { MetricsRuntime } from './runtime.js';
 import type { AlertRules, MetricsSink } from './types.js';
+import type { PriceTable } from './usage/prices.js';
 
 /** Minimal logger the plugin writes to (pino-compatible). */
 export interface MetricsLogger {
@@ -65,6 +66,11 @@ export interface AttachMetricsOptions {
    * turn's `speech_end_lag` stage and `acoustic_e2e_latency`), by putting a pass-through
    * `AudioInput` in front of `session.input.audio`. Default: `true`. */
   acousticSpeechEnd?: boolean;
+  /** Your prices (per 1M tokens, per 1,000 characters, per audio minute, by provider and model,
+   * in one currency): with them, `summary().usage`, each turn's `usage` and
+   * the cost counter carry the cost. No prices are shipped. Validated at attach.
+   * Default: none (usage without cost). */
+  prices?: PriceTable;
 }
 
 /** Which callers' heard-latency reports are accepted (see `AttachMetricsOptions.heardLatency`). */

@@ -14,6 +14,8 @@ export {
   type AlertThresholds,
   type BottleneckComponent,
   type StatName,
+  type UsageComponent,
+  type UsageField,
 } from './catalog/index.js';
 export type {
   ActiveAlert,
@@ -24,9 +26,18 @@ export type {
   PluginHealth,
   Stats,
   TurnStage,
+  TurnTaking,
   TurnTimeline,
+  Usage,
+  UsageEntry,
 } from './wire/schema.js';
-import type { AlertMetric, AlertThresholds, StatName } from './catalog/index.js';
+import type {
+  AlertMetric,
+  AlertThresholds,
+  StatName,
+  UsageComponent,
+  UsageField,
+} from './catalog/index.js';
 import type { AlertEvent, MetricsSummary, TurnTimeline } from './wire/schema.js';
 
 /** Pipeline components that make requests and can fail. */
@@ -64,6 +75,21 @@ export interface RequestEvent {
   model?: string;
 }
 
+/** Usage one provider request reported (each request once), and its cost with a price table. */
+export interface UsageEvent {
+  component: UsageComponent;
+  provider: string;
+  model: string;
+  amounts: Partial<Record<UsageField, number>>;
+  cost?: { currency: string; amount: number };
+}
+
+/** A turn-taking event: an interruption, a false interruption, backchannels. */
+export type TurnTakingEvent =
+  | { kind: 'interruption' }
+  | { kind: 'false_interruption'; resumed: boolean }
+  | { kind: 'backchannel'; count: number };
+
 /** Something the plugin tolerated, dropped or sent, for its health counters. */
 export type HealthEvent =
   | { kind: 'odd_field'; field: string }
@@ -84,6 +110,10 @@ export interface MetricsSink {
   sample?(sample: MetricSample): void;
   /** A request ended: the raw material of error rates. */
   request?(event: RequestEvent): void;
+  /** A provider request's usage (and cost), each request counted once. */
+  usage?(event: UsageEvent): void;
+  /** An interruption, a false interruption, or backchannels. */
+  turnTaking?(event: TurnTakingEvent): void;
   /** A turn completed. */
   turn?(turn: TurnTimeline): void;
   /** An alert level was raised or cleared. */

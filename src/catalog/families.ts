@@ -67,6 +67,9 @@ export function otelInstrument(family: PrometheusFamily): { name: string; unit: 
   switch (family.unit) {
     case 'ms':
       return { name: family.name.replace(/_seconds$/, ''), unit: 's' };
+    case 's':
+      // a counter of seconds (audio): the exporters add `_seconds` and `_total` back
+      return { name: family.name.replace(/_seconds_total$/, ''), unit: 's' };
     case 'tokens/s':
       return { name: family.name.replace(/_per_second$/, ''), unit: '{token}/s' };
     default:

@@ -5,8 +5,21 @@
  */
 import { ERROR_RATE, STAT_CATALOG, type StatDef } from './metrics.js';
 
-export { ERROR_RATE, FAMILY_CATALOG, STAT_CATALOG } from './metrics.js';
-export type { FamilyDef, MetricComponent, MetricUnit, RateDef, StatDef } from './metrics.js';
+export { ERROR_RATE, FAMILY_CATALOG, STAT_CATALOG, USAGE_CATALOG } from './metrics.js';
+export type {
+  FamilyDef,
+  MetricComponent,
+  MetricUnit,
+  PriceField,
+  RateDef,
+  StatDef,
+  UsageComponent,
+  UsageDef,
+} from './metrics.js';
+import type { USAGE_CATALOG } from './metrics.js';
+
+/** A usage quantity (the keys of `summary().usage.entries[].amounts`). */
+export type UsageField = keyof typeof USAGE_CATALOG;
 
 /** A distribution the plugin keeps statistics for (`stats(name)`, `summary().stats[name]`). */
 export type StatName = keyof typeof STAT_CATALOG;

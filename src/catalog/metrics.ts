@@ -183,6 +183,26 @@ export const STAT_CATALOG = {
     description: "Caller's last voiced sample to the answer audible there (caller-reported).",
     prometheus: { name: 'lk_agents_heard_latency_seconds', labels: [], buckets: 'latency' },
   },
+  interruption_stop_latency: {
+    unit: 'ms',
+    better: 'lower',
+    component: 'pipeline',
+    label: 'barge-in stop',
+    description: "Caller's speech start (VAD) over the agent to the agent's audio stopped.",
+    prometheus: {
+      name: 'lk_agents_interruption_stop_latency_seconds',
+      labels: [],
+      buckets: 'latency',
+    },
+  },
+  eot_inference_delay: {
+    unit: 'ms',
+    better: 'lower',
+    component: 'eou',
+    label: 'EOT inference',
+    description: 'End-of-turn model: audio frame to its prediction received.',
+    prometheus: { name: 'lk_agents_eot_inference_delay_seconds', labels: [], buckets: 'latency' },
+  },
 } as const satisfies Record<string, StatDef>;
 
 export const ERROR_RATE: RateDef = {
@@ -193,6 +213,144 @@ export const ERROR_RATE: RateDef = {
   summary: 'components.<component>.errorRate',
   alert: { warning: 5, critical: 10 },
 };
+
+/** What prices a usage quantity, in a price table entry (see `ModelPrice`). */
+export type PriceField =
+  | 'inputPerMillionTokens'
+  | 'cachedInputPerMillionTokens'
+  | 'outputPerMillionTokens'
+  | 'inputAudioPerMillionTokens'
+  | 'outputAudioPerMillionTokens'
+  | 'perThousandCharacters'
+  | 'perAudioMinute';
+
+/** Who bills a usage quantity: a realtime model's tokens are apart from an LLM's. */
+export type UsageComponent = 'stt' | 'llm' | 'tts' | 'realtime';
+
+/** A usage quantity totalled per turn and per session (`summary().usage`). */
+export interface UsageDef {
+  component: UsageComponent;
+  /** `{token}`, `{character}`, or `ms` (audio; Prometheus counts seconds). */
+  unit: '{token}' | '{character}' | 'ms';
+  description: string;
+  /** The counter it adds to, and its `type` label value there. */
+  family: 'llm_tokens' | 'realtime_tokens' | 'tts_characters' | 'tts_audio' | 'stt_audio';
+  type?: string;
+  /** The price table field that prices it; how many units that price is for. */
+  price: PriceField;
+  per: number;
+}
+
+const TOKENS_PRICE = 1_000_000;
+
+export const USAGE_CATALOG = {
+  promptTokens: {
+    component: 'llm',
+    unit: '{token}',
+    description: 'LLM prompt tokens, cached ones included (llm_metrics.promptTokens).',
+    family: 'llm_tokens',
+    type: 'prompt',
+    price: 'inputPerMillionTokens',
+    per: TOKENS_PRICE,
+  },
+  promptCachedTokens: {
+    component: 'llm',
+    unit: '{token}',
+    description: 'LLM prompt tokens read from the cache (llm_metrics.promptCachedTokens).',
+    family: 'llm_tokens',
+    type: 'prompt_cached',
+    price: 'cachedInputPerMillionTokens',
+    per: TOKENS_PRICE,
+  },
+  completionTokens: {
+    component: 'llm',
+    unit: '{token}',
+    description: 'LLM completion tokens (llm_metrics.completionTokens).',
+    family: 'llm_tokens',
+    type: 'completion',
+    price: 'outputPerMillionTokens',
+    per: TOKENS_PRICE,
+  },
+  inputTextTokens: {
+    component: 'realtime',
+    unit: '{token}',
+    description: 'Realtime input text tokens (inputTokenDetails.textTokens).',
+    family: 'realtime_tokens',
+    type: 'input_text',
+    price: 'inputPerMillionTokens',
+    per: TOKENS_PRICE,
+  },
+  inputAudioTokens: {
+    component: 'realtime',
+    unit: '{token}',
+    description: 'Realtime input audio tokens (inputTokenDetails.audioTokens).',
+    family: 'realtime_tokens',
+    type: 'input_audio',
+    price: 'inputAudioPerMillionTokens',
+    per: TOKENS_PRICE,
+  },
+  inputImageTokens: {
+    component: 'realtime',
+    unit: '{token}',
+    description: 'Realtime input image tokens (inputTokenDetails.imageTokens).',
+    family: 'realtime_tokens',
+    type: 'input_image',
+    price: 'inputPerMillionTokens',
+    per: TOKENS_PRICE,
+  },
+  inputCachedTokens: {
+    component: 'realtime',
+    unit: '{token}',
+    description:
+      'Realtime input tokens read from the cache, a part of the text and audio ones (inputTokenDetails.cachedTokens).',
+    family: 'realtime_tokens',
+    type: 'input_cached',
+    price: 'cachedInputPerMillionTokens',
+    per: TOKENS_PRICE,
+  },
+  outputTextTokens: {
+    component: 'realtime',
+    unit: '{token}',
+    description: 'Realtime output text tokens (outputTokenDetails.textTokens).',
+    family: 'realtime_tokens',
+    type: 'output_text',
+    price: 'outputPerMillionTokens',
+    per: TOKENS_PRICE,
+  },
+  outputAudioTokens: {
+    component: 'realtime',
+    unit: '{token}',
+    description: 'Realtime output audio tokens (outputTokenDetails.audioTokens).',
+    family: 'realtime_tokens',
+    type: 'output_audio',
+    price: 'outputAudioPerMillionTokens',
+    per: TOKENS_PRICE,
+  },
+  ttsCharacters: {
+    component: 'tts',
+    unit: '{character}',
+    description: 'Characters synthesized (tts_metrics.charactersCount, each request once).',
+    family: 'tts_characters',
+    price: 'perThousandCharacters',
+    per: 1_000,
+  },
+  ttsAudioMs: {
+    component: 'tts',
+    unit: 'ms',
+    description: 'Audio synthesized, ms (tts_metrics.audioDurationMs, each request once).',
+    family: 'tts_audio',
+    price: 'perAudioMinute',
+    per: 60_000,
+  },
+  sttAudioMs: {
+    component: 'stt',
+    unit: 'ms',
+    description: 'Audio transcribed, ms (stt_metrics.audioDurationMs).',
+    family: 'stt_audio',
+    price: 'perAudioMinute',
+    per: 60_000,
+  },
+} as const satisfies Record<string, UsageDef>;
 
 export const FAMILY_CATALOG = {
   requests: {
@@ -283,6 +441,90 @@ export const FAMILY_CATALOG = {
     component: 'plugin',
     description: 'Job-process connections to the worker hub that were lost.',
     prometheus: { name: 'lk_agents_plugin_hub_disconnects_total', labels: [] },
+  },
+  interruptions: {
+    type: 'counter',
+    unit: '{interruption}',
+    component: 'pipeline',
+    description:
+      'Agent speech the caller interrupted (the speech ended interrupted after the caller spoke over it).',
+    summary: 'turnTaking.interruptions',
+    prometheus: { name: 'lk_agents_interruptions_total', labels: [] },
+  },
+  false_interruptions: {
+    type: 'counter',
+    unit: '{interruption}',
+    component: 'pipeline',
+    description:
+      'Interruptions the framework found false (no words followed), by whether the agent resumed.',
+    summary: 'turnTaking.falseInterruptions',
+    prometheus: { name: 'lk_agents_false_interruptions_total', labels: ['resumed'] },
+  },
+  backchannels: {
+    type: 'counter',
+    unit: '{backchannel}',
+    component: 'pipeline',
+    description:
+      'Caller backchannels ("mm-hm") the adaptive interruption model told from interruptions.',
+    summary: 'turnTaking.backchannels',
+    prometheus: { name: 'lk_agents_backchannels_total', labels: [] },
+  },
+  llm_tokens: {
+    type: 'counter',
+    unit: '{token}',
+    component: 'llm',
+    // not lk_agents_llm_tokens_total: its OpenTelemetry name would be lk_agents_llm_tokens, the
+    // tokens/s histogram's
+    description: 'LLM tokens by type: prompt (cached included), prompt_cached, completion.',
+    summary: 'usage.entries[].amounts.promptTokens',
+    prometheus: { name: 'lk_agents_llm_usage_tokens_total', labels: ['type', 'provider', 'model'] },
+  },
+  realtime_tokens: {
+    type: 'counter',
+    unit: '{token}',
+    component: 'llm',
+    description:
+      'Realtime model tokens by type: input_text, input_audio, input_image, input_cached, output_text, output_audio.',
+    summary: 'usage.entries[].amounts.inputAudioTokens',
+    prometheus: {
+      name: 'lk_agents_realtime_tokens_total',
+      labels: ['type', 'provider', 'model'],
+    },
+  },
+  tts_characters: {
+    type: 'counter',
+    unit: '{character}',
+    component: 'tts',
+    description: 'Characters sent to the TTS, each provider request counted once.',
+    summary: 'usage.entries[].amounts.ttsCharacters',
+    prometheus: { name: 'lk_agents_tts_characters_total', labels: ['provider', 'model'] },
+  },
+  tts_audio: {
+    type: 'counter',
+    unit: 's',
+    component: 'tts',
+    description: 'Seconds of audio the TTS produced, each provider request counted once.',
+    summary: 'usage.entries[].amounts.ttsAudioMs',
+    prometheus: { name: 'lk_agents_tts_audio_seconds_total', labels: ['provider', 'model'] },
+  },
+  stt_audio: {
+    type: 'counter',
+    unit: 's',
+    component: 'stt',
+    description: 'Seconds of audio the STT reported transcribing (streaming STT: as flushed).',
+    summary: 'usage.entries[].amounts.sttAudioMs',
+    prometheus: { name: 'lk_agents_stt_audio_seconds_total', labels: ['provider', 'model'] },
+  },
+  cost: {
+    type: 'counter',
+    unit: '{currency}',
+    component: 'pipeline',
+    description: 'Cost of the usage, by the price table passed to attachMetrics (none is shipped).',
+    summary: 'usage.cost',
+    prometheus: {
+      name: 'lk_agents_cost_total',
+      labels: ['currency', 'component', 'provider', 'model'],
+    },
   },
   render_errors: {
     type: 'counter',

@@ -1,5 +1,6 @@
 import type { Component } from '../types.js';
-import type { ProviderRef, Signal } from './signals.js';
+import type { ProviderRef, Signal, UsageReport } from './signals.js';
+import type { UsageComponent, UsageField } from '../types.js';
 
 /** Counts fields that were missing or odd, by `event.field`, so they are visible, not fatal. */
 export type OddFieldSink = (field: string) => void;
@@ -80,6 +81,47 @@ function requestIdOf(m: Obj): { requestId?: string } {
   return id && id.length <= 200 ? { requestId: id } : {};
 }
 
+/** The usage fields of a report, from its own fields (`[usage field, report field path]`). */
+function usageOf(
+  m: Obj,
+  component: UsageComponent,
+  fields: readonly (readonly [UsageField, string, string?])[],
+  where: string,
+  odd: OddFieldSink,
+): { usage?: UsageReport } {
+  const amounts: Partial<Record<UsageField, number>> = {};
+  let any = false;
+  for (const [field, key, sub] of fields) {
+    const holder = sub === undefined ? m : isObj(m[key]) ? (m[key] as Obj) : undefined;
+    if (!holder) continue;
+    const v = num(holder, sub ?? key, where, odd);
+    // usage is a count or a duration: a negative or absurd one is a provider's bug, not usage
+    if (v === undefined || v < 0 || v > Number.MAX_SAFE_INTEGER) continue;
+    amounts[field] = v;
+    any = true;
+  }
+  return any ? { usage: { component, amounts } } : {};
+}
+
+const LLM_USAGE = [
+  ['promptTokens', 'promptTokens'],
+  ['promptCachedTokens', 'promptCachedTokens'],
+  ['completionTokens', 'completionTokens'],
+] as const;
+const REALTIME_USAGE = [
+  ['inputTextTokens', 'inputTokenDetails', 'textTokens'],
+  ['inputAudioTokens', 'inputTokenDetails', 'audioTokens'],
+  ['inputImageTokens', 'inputTokenDetails', 'imageTokens'],
+  ['inputCachedTokens', 'inputTokenDetails', 'cachedTokens'],
+  ['outputTextTokens', 'outputTokenDetails', 'textTokens'],
+  ['outputAudioTokens', 'outputTokenDetails', 'audioTokens'],
+] as const;
+const TTS_USAGE = [
+  ['ttsCharacters', 'charactersCount'],
+  ['ttsAudioMs', 'audioDurationMs'],
+] as const;
+const STT_USAGE = [['sttAudioMs', 'audioDurationMs']] as const;
+
 const ERROR_COMPONENTS: Record<string, Component> = {
   stt_error: 'stt',
   llm_error: 'llm',
@@ -114,6 +156,7 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
           durationMs,
           streamed,
           ...requestIdOf(m),
+          ...usageOf(m, 'stt', STT_USAGE, 'stt_metrics', odd),
           ...providerOf(m.metadata, m.label),
         },
       ];
@@ -138,6 +181,9 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
           completionTokens: tokens,
           tokensPerSec: num(m, 'tokensPerSecond', where, odd) ?? 0,
           ...requestIdOf(m),
+          ...(type === 'llm_metrics'
+            ? usageOf(m, 'llm', LLM_USAGE, where, odd)
+            : usageOf(m, 'realtime', REALTIME_USAGE, where, odd)),
           ...providerOf(m.metadata, m.label),
         },
       ];
@@ -159,6 +205,7 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
           ...requestIdOf(m),
           ...optionalNumber(m, 'charactersCount', 'tts_metrics', odd),
           ...optionalNumber(m, 'audioDurationMs', 'tts_metrics', odd),
+          ...usageOf(m, 'tts', TTS_USAGE, 'tts_metrics', odd),
           ...providerOf(m.metadata, m.label),
         },
       ];
@@ -177,6 +224,19 @@ function normalizeMetrics(m: Obj, at: number, odd: OddFieldSink): Signal[] {
           endOfTurnDelayMs: num(m, 'endOfUtteranceDelayMs', 'eou_metrics', odd) ?? 0,
         },
       ];
+    }
+    case 'interruption_metrics': {
+      // numBackchannels counts those detected since the model's previous report
+      const n = num(m, 'numBackchannels', 'interruption_metrics', odd);
+      return n !== undefined && n > 0 && Number.isInteger(n) && n < 1e6
+        ? [{ kind: 'backchannels', at: timestamp, count: n }]
+        : [];
+    }
+    case 'eot_inference_metrics': {
+      const delayMs = num(m, 'detectionDelay', 'eot_inference_metrics', odd);
+      return delayMs !== undefined && delayMs >= 0
+        ? [{ kind: 'eot_inference', at: timestamp, delayMs }]
+        : [];
     }
     default:
       return [];
@@ -266,8 +326,15 @@ export function normalizeSessionEvent(event: unknown, odd: OddFieldSink): Signal
     }
     case 'user_input_transcribed':
       return event.isFinal === true ? [{ kind: 'stt_final_transcript', at }] : [];
-    case 'agent_state_changed':
-      return event.newState === 'speaking' ? [{ kind: 'agent_speaking', at }] : [];
+    case 'agent_state_changed': {
+      const state = str(event, 'newState') ?? 'unknown';
+      const changed: Signal = { kind: 'agent_state', at, state };
+      return state === 'speaking' ? [{ kind: 'agent_speaking', at }, changed] : [changed];
+    }
+    case 'user_state_changed':
+      return [{ kind: 'user_state', at, state: str(event, 'newState') ?? 'unknown' }];
+    case 'agent_false_interruption':
+      return [{ kind: 'false_interruption', at, resumed: event.resumed === true }];
     case 'error': {
       const error = isObj(event.error) ? event.error : {};
       const component = typeof error.type === 'string' ? ERROR_COMPONENTS[error.type] : undefined;

@@ -16,6 +16,8 @@ export const SESSION_EVENTS = [
   'speech_created',
   'user_input_transcribed',
   'agent_state_changed',
+  'user_state_changed',
+  'agent_false_interruption',
   'error',
   'close',
 ] as const;

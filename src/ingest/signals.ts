@@ -1,4 +1,10 @@
-import type { Component } from '../types.js';
+import type { Component, UsageComponent, UsageField } from '../types.js';
+
+/** What one provider request reported it used, for the catalog's usage quantities. */
+export interface UsageReport {
+  component: UsageComponent;
+  amounts: Partial<Record<UsageField, number>>;
+}
 
 /** Which provider served a request, as the framework's metrics metadata tells it. */
 export interface ProviderRef {
@@ -40,6 +46,7 @@ export type Signal =
       streamed: boolean;
       /** The framework's id of the provider request, when it reports one. */
       requestId?: string;
+      usage?: UsageReport;
     } & ProviderRef)
   | ({
       kind: 'llm_request';
@@ -54,6 +61,7 @@ export type Signal =
       tokensPerSec: number;
       requestId?: string;
       traceId?: string;
+      usage?: UsageReport;
     } & ProviderRef)
   | ({
       kind: 'tts_request';
@@ -70,6 +78,7 @@ export type Signal =
       charactersCount?: number;
       audioDurationMs?: number;
       traceId?: string;
+      usage?: UsageReport;
     } & ProviderRef)
   | ({ kind: 'error'; at: number; component: Component; recoverable: boolean } & ProviderRef)
   | { kind: 'tool_started'; at: number; speechId?: string; callId: string; name: string }
@@ -91,6 +100,14 @@ export type Signal =
       lastVoicedAt: number;
     }
   | { kind: 'agent_speaking'; at: number }
+  /** The agent's state changed (`agent_state_changed`). */
+  | { kind: 'agent_state'; at: number; state: string }
+  /** The caller's state changed (`user_state_changed`): `speaking` at the VAD's start of speech. */
+  | { kind: 'user_state'; at: number; state: string }
+  | { kind: 'false_interruption'; at: number; resumed: boolean }
+  /** Backchannels the adaptive interruption model detected since its previous report. */
+  | { kind: 'backchannels'; at: number; count: number }
+  | { kind: 'eot_inference'; at: number; delayMs: number }
   | {
       kind: 'agent_message';
       at: number;

@@ -5,12 +5,20 @@
  */
 import type { Attributes, Counter, Histogram, Meter, UpDownCounter } from '@opentelemetry/api';
 import type { FAMILY_CATALOG } from '../catalog/index.js';
-import { STAT_NAMES, type StatName } from '../catalog/index.js';
+import { STAT_NAMES, type StatName, USAGE_CATALOG } from '../catalog/index.js';
 import { FAMILIES, type FamilyKey, otelInstrument } from '../catalog/families.js';
 import { sampleLabelValue } from '../catalog/labels.js';
 import { type BucketLayout, DEFAULT_BUCKETS } from '../prometheus/metric-families.js';
 import { FunctionNameCap } from '../prometheus/series-sink.js';
-import type { HealthEvent, MetricSample, MetricsSink, RequestEvent } from '../types.js';
+import type {
+  HealthEvent,
+  MetricSample,
+  MetricsSink,
+  RequestEvent,
+  TurnTakingEvent,
+  UsageEvent,
+  UsageField,
+} from '../types.js';
 
 type CounterKey = Exclude<keyof typeof FAMILY_CATALOG, 'active_sessions' | 'peak_sessions'>;
 
@@ -52,6 +60,11 @@ export class OtelSink implements MetricsSink {
       'errors',
       'folded_functions',
       ...Object.values(HEALTH_FAMILY),
+      ...new Set(Object.values(USAGE_CATALOG).map((def) => def.family)),
+      'cost',
+      'interruptions',
+      'false_interruptions',
+      'backchannels',
     ] as FamilyKey[]) {
       const family = FAMILIES[key];
       const { name, unit } = otelInstrument(family);
@@ -89,6 +102,33 @@ export class OtelSink implements MetricsSink {
     };
     this.counters.get('requests')!.add(1, attributes);
     if (event.outcome === 'error') this.counters.get('errors')!.add(1, attributes);
+  }
+
+  usage(event: UsageEvent): void {
+    const base: Attributes = { ...this.constLabels, provider: event.provider, model: event.model };
+    for (const [field, amount] of Object.entries(event.amounts) as [UsageField, number][]) {
+      const def = USAGE_CATALOG[field];
+      const attributes = 'type' in def ? { ...base, type: def.type } : base;
+      this.counters.get(def.family)!.add(def.unit === 'ms' ? amount / 1000 : amount, attributes);
+    }
+    if (event.cost) {
+      this.counters.get('cost')!.add(event.cost.amount, {
+        ...base,
+        currency: event.cost.currency,
+        component: event.component,
+      });
+    }
+  }
+
+  turnTaking(event: TurnTakingEvent): void {
+    const attributes: Attributes = { ...this.constLabels };
+    if (event.kind === 'interruption') this.counters.get('interruptions')!.add(1, attributes);
+    else if (event.kind === 'backchannel') {
+      this.counters.get('backchannels')!.add(event.count, attributes);
+    } else {
+      attributes.resumed = String(event.resumed);
+      this.counters.get('false_interruptions')!.add(1, attributes);
+    }
   }
 
   health(event: HealthEvent): void {

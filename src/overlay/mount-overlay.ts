@@ -33,6 +33,9 @@ export interface MetricsOverlayOptions extends RoomFeedOptions {
    * it is. Default: none.
    */
   heardLatency?: HeardLatencyOverlayOptions;
+  /** Show what the last turn and the session cost, when the agent prices its usage
+   * (`attachMetrics(session, { prices })`). Default: `false`. */
+  showCost?: boolean;
 }
 
 /** The overlay's heard-latency option: the measurement to run, and its options. */
@@ -93,7 +96,7 @@ export function mountMetricsOverlay(
     timer = undefined;
     lastRender = performance.now();
     try {
-      if (latest) body.replaceChildren(...renderAgents(latest.agents));
+      if (latest) body.replaceChildren(...renderAgents(latest.agents, options.showCost === true));
     } catch {
       // Never throw into the app from a timer: the panel keeps its last good content.
     }

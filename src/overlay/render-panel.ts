@@ -41,7 +41,7 @@ const STAGE_LABELS: Readonly<Record<TurnStage['stage'], string>> = {
 const MAX_STAGE_ROWS = 16;
 
 /** The panel's content for every tracked agent (or the waiting state when there is none). */
-export function renderAgents(agents: readonly AgentMetricsState[]): Node[] {
+export function renderAgents(agents: readonly AgentMetricsState[], showCost = false): Node[] {
   if (agents.length === 0) {
     return [
       el('div', { class: 'lkm-status', data: { status: 'waiting' } }, 'waiting for metrics…'),
@@ -50,10 +50,10 @@ export function renderAgents(agents: readonly AgentMetricsState[]): Node[] {
   // A stable order, so two agents don't swap places on every message.
   return [...agents]
     .sort((a, b) => (a.sender < b.sender ? -1 : a.sender > b.sender ? 1 : 0))
-    .map(renderAgent);
+    .map((state) => renderAgent(state, showCost));
 }
 
-function renderAgent(state: AgentMetricsState): HTMLElement {
+function renderAgent(state: AgentMetricsState, showCost: boolean): HTMLElement {
   const status = state.final ? 'ended' : state.summary ? 'live' : 'waiting';
   const statusText = { ended: 'session ended', live: 'live', waiting: 'waiting for metrics…' };
   const head = el(
@@ -78,7 +78,7 @@ function renderAgent(state: AgentMetricsState): HTMLElement {
   const section = el('section', { class: 'lkm-agent' }, head);
   if (state.summary) section.append(renderTable(state.summary, state.alerts));
   if (state.alerts.length > 0) section.append(renderAlerts(state.alerts));
-  if (state.lastTurn) section.append(renderWaterfall(state.lastTurn));
+  if (state.lastTurn) section.append(renderWaterfall(state.lastTurn, showCost));
   return section;
 }
 
@@ -141,7 +141,10 @@ function renderAlerts(alerts: readonly ActiveAlert[]): HTMLElement {
   return list;
 }
 
-function renderWaterfall(turn: NonNullable<AgentMetricsState['lastTurn']>): HTMLElement {
+function renderWaterfall(
+  turn: NonNullable<AgentMetricsState['lastTurn']>,
+  showCost: boolean,
+): HTMLElement {
   const e2e = turn.e2eLatencyMs;
   let start = 0;
   let end = e2e ?? 0;
@@ -164,6 +167,11 @@ function renderWaterfall(turn: NonNullable<AgentMetricsState['lastTurn']>): HTML
   );
   if (e2e !== undefined) {
     title.append(' · ', el('span', { data: { field: 'e2e' } }, `${formatMs(e2e)} to answer`));
+  }
+  // a turn costs fractions of a cent: 3 significant digits, in the price table's currency
+  const usage = turn.usage;
+  if (showCost && usage?.cost !== undefined) {
+    title.append(` · ${+usage.cost.toPrecision(3)} ${usage.currency}`);
   }
   const box = el('div', { class: 'lkm-waterfall' }, title);
 

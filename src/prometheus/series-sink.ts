@@ -1,4 +1,13 @@
-import type { HealthEvent, MetricSample, MetricsSink, RequestEvent } from '../types.js';
+import { USAGE_CATALOG } from '../catalog/index.js';
+import type {
+  HealthEvent,
+  MetricSample,
+  MetricsSink,
+  RequestEvent,
+  TurnTakingEvent,
+  UsageEvent,
+  UsageField,
+} from '../types.js';
 import { sampleLabelValue } from '../catalog/labels.js';
 import { FAMILIES, type FamilyKey } from './metric-families.js';
 import { type Labels, type SeriesKey, type SeriesStore, seriesKey } from './series-store.js';
@@ -34,7 +43,10 @@ const MAX_CACHED_KEYS = 1_000;
  * combination and cached.
  */
 export class SessionSeriesSink implements MetricsSink {
-  private readonly keys = new Map<FamilyKey, Map<string, Map<string, Map<string, SeriesKey>>>>();
+  private readonly keys = new Map<
+    FamilyKey,
+    Map<string, Map<string, Map<string, Map<string, SeriesKey>>>>
+  >();
   private cached = 0;
 
   constructor(
@@ -66,6 +78,38 @@ export class SessionSeriesSink implements MetricsSink {
     }
   }
 
+  usage(event: UsageEvent): void {
+    const { provider, model } = event;
+    for (const [field, amount] of Object.entries(event.amounts) as [UsageField, number][]) {
+      const def = USAGE_CATALOG[field];
+      // audio is counted in ms inside; its counters are in seconds
+      const value = def.unit === 'ms' ? msToSeconds(amount) : amount;
+      const key =
+        'type' in def
+          ? this.key(def.family, def.type, provider, model)
+          : this.key(def.family, provider, model);
+      this.store.inc(def.family, key, value);
+    }
+    if (event.cost) {
+      const key = this.key('cost', event.cost.currency, event.component, provider, model);
+      this.store.inc('cost', key, event.cost.amount);
+    }
+  }
+
+  turnTaking(event: TurnTakingEvent): void {
+    switch (event.kind) {
+      case 'interruption':
+        return this.store.inc('interruptions', NO_LABELS);
+      case 'false_interruption':
+        return this.store.inc(
+          'false_interruptions',
+          this.key('false_interruptions', String(event.resumed)),
+        );
+      case 'backchannel':
+        return this.store.inc('backchannels', NO_LABELS, event.count);
+    }
+  }
+
   health(event: HealthEvent): void {
     switch (event.kind) {
       case 'odd_field':
@@ -91,22 +135,24 @@ export class SessionSeriesSink implements MetricsSink {
 
   /** The series for `family` with these label values, built once and then looked up through
    * nested maps, so a lookup hashes the (usually interned) label strings, not a new key. */
-  private key(family: FamilyKey, a = '', b = '', c = ''): SeriesKey {
+  private key(family: FamilyKey, a = '', b = '', c = '', d = ''): SeriesKey {
     let byA = this.keys.get(family);
     if (!byA) this.keys.set(family, (byA = new Map()));
     let byB = byA.get(a);
     if (!byB) byA.set(a, (byB = new Map()));
     let byC = byB.get(b);
     if (!byC) byB.set(b, (byC = new Map()));
-    let k = byC.get(c);
+    let byD = byC.get(c);
+    if (!byD) byC.set(c, (byD = new Map()));
+    let k = byD.get(d);
     if (!k) {
-      const values = [a, b, c];
+      const values = [a, b, c, d];
       const labels: Record<string, string> = { ...this.constLabels };
       FAMILIES[family].labelNames.forEach((name, i) => (labels[name] = values[i] ?? ''));
       k = seriesKey(labels);
       // label values come from providers and tools: past the cap, build keys without caching
       if (this.cached < MAX_CACHED_KEYS) {
-        byC.set(c, k);
+        byD.set(d, k);
         this.cached += 1;
       }
     }

@@ -66,6 +66,17 @@ export function renderSummary(
       `tools peak ${s.concurrency.peakTools}   ` +
       `requests llm ${c.llm.requests} / tts ${c.tts.requests} / stt ${c.stt.requests}`,
   );
+  const t = s.turnTaking;
+  const extra = [
+    t.interruptions + t.falseInterruptions + t.backchannels > 0
+      ? `interruptions ${t.interruptions}, false ${t.falseInterruptions} ` +
+        `(resumed ${t.resumedFalseInterruptions}), backchannels ${t.backchannels}`
+      : '',
+    s.usage.cost === undefined
+      ? ''
+      : `cost ${+s.usage.cost.toPrecision(4)} ${printable(s.usage.currency ?? '')}`,
+  ].filter(Boolean);
+  if (extra.length > 0) lines.push(extra.join('   '));
   if (s.alerts.length === 0) lines.push(`alerts: ${paint(32, 'none')}`);
   for (const a of s.alerts) {
     lines.push(

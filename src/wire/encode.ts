@@ -103,6 +103,13 @@ const SUMMARY_STEPS: readonly ShedStep<SummaryMessage>[] = [
         },
       })),
   },
+  // usage entries carry provider and model names; the session's cost stays
+  {
+    what: 'usage',
+    apply: (m) =>
+      withSummary(m, (s) => ({ usage: { ...s.usage, entries: s.usage.entries.slice(0, 8) } })),
+  },
+  { what: 'usage', apply: (m) => withSummary(m, (s) => ({ usage: { ...s.usage, entries: [] } })) },
   { what: 'functions', apply: (m) => withSummary(m, (s) => topFunctionNames(s, 10)) },
   { what: 'functions', apply: (m) => withSummary(m, (s) => topFunctionNames(s, 0)) },
   {
@@ -152,4 +159,9 @@ const TURN_STEPS: readonly ShedStep<TurnMessage>[] = [
   { what: 'room', apply: capRoom },
   { what: 'turn.stages', apply: (m) => ({ ...m, turn: keepToolStages(m.turn, 16) }) },
   { what: 'turn.stages', apply: (m) => ({ ...m, turn: keepToolStages(m.turn, 0) }) },
+  {
+    what: 'turn.usage',
+    apply: (m) =>
+      m.turn.usage ? { ...m, turn: { ...m.turn, usage: { ...m.turn.usage, entries: [] } } } : m,
+  },
 ];

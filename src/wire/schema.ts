@@ -8,7 +8,13 @@
  * capped, every list and record is cut to a bounded length, and records keyed by received names
  * have no prototype. Isomorphic.
  */
-import { ALERT_METRICS, STAT_NAMES, type StatName, statDef } from '../catalog/index.js';
+import {
+  ALERT_METRICS,
+  STAT_NAMES,
+  type StatName,
+  type UsageField,
+  statDef,
+} from '../catalog/index.js';
 import {
   type Infer,
   Invalid,
@@ -166,6 +172,33 @@ export const TurnStageSchema = object({
 });
 export type TurnStage = Infer<typeof TurnStageSchema>;
 
+/** Any usage amount (tokens, characters, audio ms) and any cost. */
+const amount = number(0, Number.MAX_SAFE_INTEGER);
+
+/** The usage of one provider and model: each quantity of the catalog it reported. */
+export const UsageEntrySchema = object({
+  component: picklist(['stt', 'llm', 'tts', 'realtime']),
+  provider: text,
+  model: text,
+  /** By the catalog's usage quantity (`USAGE_CATALOG`): tokens, characters, audio ms. A receiver
+   * keeps quantities it does not know yet (bounded), so it needs no copy of the catalog. */
+  amounts: recordOf(amount, 16, 32) as Schema<Partial<Record<UsageField, number>>>,
+  /** What it cost, in the price table's currency; absent when the table does not price it. */
+  cost: optional(amount),
+});
+export type UsageEntry = Infer<typeof UsageEntrySchema>;
+
+/** Usage by provider and model, from each provider request counted once; with a price table,
+ * its cost. */
+export const UsageSchema = object({
+  entries: list(UsageEntrySchema),
+  /** The price table's currency, when one was given. */
+  currency: optional(text),
+  /** The sum of the entries' costs, when a price table was given. */
+  cost: optional(amount),
+});
+export type Usage = Infer<typeof UsageSchema>;
+
 export const TurnTimelineSchema = object({
   /** The framework's speech id of the agent's answer. */
   id: text,
@@ -187,6 +220,9 @@ export const TurnTimelineSchema = object({
   /** OpenTelemetry trace id of the turn, when the agent's tracing is on. */
   traceId: optional(text),
   stages: list(TurnStageSchema),
+  /** What the turn's requests used (and cost); usage reported without a turn (e.g. the STT's)
+   * counts in the next turn that ends. Absent when nothing was reported. */
+  usage: optional(UsageSchema),
 });
 export type TurnTimeline = Infer<typeof TurnTimelineSchema>;
 
@@ -221,6 +257,19 @@ export const ConcurrencySchema = object({
 });
 export type ConcurrencySnapshot = Infer<typeof ConcurrencySchema>;
 
+/** Turn-taking counts. */
+export const TurnTakingSchema = object({
+  /** Agent speech the caller talked over and that ended interrupted. */
+  interruptions: count,
+  /** Interruptions the framework found false (`agent_false_interruption`). */
+  falseInterruptions: count,
+  /** Of those, the ones after which the agent resumed its speech. */
+  resumedFalseInterruptions: count,
+  /** Backchannels the adaptive interruption model detected (`interruption_metrics`). */
+  backchannels: count,
+});
+export type TurnTaking = Infer<typeof TurnTakingSchema>;
+
 const requestsOrNone = optional(ComponentRequestsSchema, noRequests);
 
 /** `summary()`: a JSON-serializable snapshot of everything. Numbers are in their metric's unit
@@ -244,6 +293,17 @@ export const SummarySchema = object({
   /** Tool executions by tool name (at most `maxFunctionNames`, then `other`). */
   functions: optional(record(FunctionSummarySchema), () => ({})),
   concurrency: ConcurrencySchema,
+  /** Absent (all 0) from an agent built before they were counted. */
+  turnTaking: optional(TurnTakingSchema, () =>
+    TurnTakingSchema({
+      interruptions: 0,
+      falseInterruptions: 0,
+      resumedFalseInterruptions: 0,
+      backchannels: 0,
+    }),
+  ),
+  /** The session's usage by provider and model (and its cost, with a price table). */
+  usage: optional(UsageSchema, () => ({ entries: [] })),
   /** The component with the highest p90 latency, `null` without data. */
   bottleneck: nullable(picklist(['stt', 'llm', 'tts'])),
   /** Alerts a receiver can't read (e.g. a metric it does not know yet) are left out. */

@@ -97,6 +97,15 @@ describe('the OpenTelemetry sink', () => {
     assert.equal(llmCount(errors), s.components.llm.errors);
     assert.equal(s.components.llm.errors, 1);
     assert.equal(requests.descriptor.unit, '{request}');
+    // usage: completion tokens by provider and model, as in summary().usage
+    const tokens = byName.get(otelInstrument(FAMILIES.llm_tokens).name) as SumMetricData;
+    const completion = tokens.dataPoints
+      .filter((p) => p.attributes.type === 'completion' && p.attributes.model === 'acme-1')
+      .reduce((n, p) => n + p.value, 0);
+    const entry = s.usage.entries.find((e) => e.component === 'llm' && e.model === 'acme-1');
+    assert.equal(completion, entry?.amounts.completionTokens);
+    assert.equal(completion, 39);
+    assert.equal(tokens.descriptor.unit, '{token}');
 
     const active = byName.get(FAMILIES.active_sessions.name) as SumMetricData;
     assert.equal(

@@ -259,6 +259,62 @@ describe('attachMetrics on the voice path', () => {
     await metrics.close();
   });
 
+  it('counts a barge-in 1.3 s into a 4 s answer: every answered request keeps its TTFT, one interruption, and the time the agent took to go quiet', async () => {
+    const phrases = ['Tell me about the weather', 'Hold on a second'];
+    const [ask, stop] = await Promise.all(phrases.map((p) => speak(p)));
+    // 80 characters at 50 ms each: a 4 s answer
+    const answer = 'The weather today is sunny and warm with a light breeze from the west all day.';
+    const llm = new ScriptedLLM([
+      { input: 'weather', content: answer, ttft: 300, duration: 400 },
+      { input: 'hold', content: 'Sure.', ttft: 120, duration: 150 },
+    ]);
+    const h = await startVoiceSession({
+      llm,
+      tts: new FakeTTS({ ttfbMs: 100, audioMsPerChar: 50 }),
+      stt: new EnergySTT({ sttDelayMs: 200, transcripts: ['weather', 'hold'] }),
+      minEndpointingDelayMs: 400,
+    });
+    harnesses.push(h);
+    const metrics = attachMetrics(h.session);
+    const stopLatency: number[] = [];
+    metrics.on('sample', (x) => {
+      if (x.stat === 'interruption_stop_latency') stopLatency.push(x.value);
+    });
+
+    await h.input.playSilence(300);
+    await h.input.playSpeech(ask!);
+    await h.output.waitForSegmentStart(0);
+    await sleep(1300);
+    const bargeIn = await h.input.playSpeech(stop!);
+    const cut = await h.output.waitForSegmentEnd(0);
+    await h.output.waitForSegmentEnd(1);
+    await sleep(300);
+
+    assert.equal(cut.interrupted, true, 'the answer was cut');
+    assert.ok(cut.playbackPositionMs! < 3000, `heard ${cut.playbackPositionMs} ms of 4000`);
+    const s = metrics.summary();
+    assert.equal(s.interruptedTurns, 1);
+    // both requests answered (a first token) before anyone talked over them
+    const answered = llm.requests.filter((r) => r.firstChunkAt !== undefined).length;
+    assert.equal(answered, 2);
+    assert.equal(metrics.stats('ttft').count, answered);
+    assert.deepEqual(s.turnTaking, {
+      interruptions: 1,
+      falseInterruptions: 0,
+      resumedFalseInterruptions: 0,
+      backchannels: 0,
+    });
+    assert.equal(metrics.stats('interruption_stop_latency').count, 1);
+    // ground truth: the caller's first audible sample → the speaker double's buffer cleared. The
+    // plugin starts at the VAD's start of speech (the framework's user_state_changed), which
+    // comes after the first audible sample by the VAD's detection time.
+    const truth = cut.finishedAt! - bargeIn.speechStartedAt!;
+    const measured = stopLatency[0]!;
+    within(measured, truth - 400, truth + ABOVE_MS, `stop latency (truth ${truth.toFixed(0)} ms)`);
+    console.log('barge-in stop latency', JSON.stringify({ measured, truth }));
+    await metrics.close();
+  });
+
   it('counts a failed TTS request in the TTS error rate and cancels its turn', async () => {
     const llm = new ScriptedLLM([
       { input: 'one', content: 'First.', ttft: 50, duration: 80 },

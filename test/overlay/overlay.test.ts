@@ -237,6 +237,30 @@ describe('mountMetricsOverlay in Chromium', () => {
     await o.close();
   });
 
+  it('shows what the last turn cost only when asked (showCost), in the price table’s currency', async () => {
+    const usage = {
+      entries: [
+        {
+          component: 'llm' as const,
+          provider: 'api.openai.com',
+          model: 'gpt-4o-mini',
+          amounts: { promptTokens: 1200, completionTokens: 40 },
+          cost: 0.00020400000000000003,
+        },
+      ],
+      currency: 'USD',
+      cost: 0.00020400000000000003,
+    };
+    for (const showCost of [true, false]) {
+      const o = await openOverlay(browser, server.url, showCost ? { showCost } : {});
+      await o.send(turnMessage({ seq: 1 }, turn({ usage })));
+      const panel = await o.until((p) => p.stages.length > 0);
+      if (showCost) assert.match(panel.turnTitle, / · 0\.000204 USD$/);
+      else assert.doesNotMatch(panel.turnTitle, /USD/);
+      await o.close();
+    }
+  });
+
   it('draws at most 16 waterfall rows and says how many stages it left out', async () => {
     const o = await openOverlay(browser, server.url);
     const t = turn();

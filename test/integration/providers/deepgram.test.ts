@@ -13,7 +13,13 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { type TurnTimeline, attachMetrics } from '../../../src/index.js';
 import { DeepgramServer } from '../../support/providers/deepgram-server.js';
 import { OpenAICompatibleServer } from '../../support/providers/openai-server.js';
-import { LoopStall, assertNear, pluginNumbers } from '../../support/providers/plugin-numbers.js';
+import {
+  LoopStall,
+  assertNear,
+  frameworkReports,
+  pluginNumbers,
+  pluginUsage,
+} from '../../support/providers/plugin-numbers.js';
 import { type VoiceHarness, startVoiceSession } from '../../support/session-harness.js';
 import { type Speech, speak } from '../../support/speech.js';
 
@@ -68,6 +74,7 @@ describe('the real Deepgram STT against a local Deepgram server', () => {
         { transcript: 'what is the weather like in paris', finalDelayMs: 800 },
       );
       const { h, metrics, turns } = await start();
+      const reports = frameworkReports(h.session, 'stt_metrics');
       await h.input.playSilence(300);
       for (const [i, speech] of speeches.entries()) {
         await h.input.playSpeech(speech);
@@ -77,6 +84,18 @@ describe('the real Deepgram STT against a local Deepgram server', () => {
 
       const finals = dg.log.withOutcome('ok', 'listen_utterance');
       assert.equal(finals.length, 2);
+      // usage: the audio the framework reported (flushed every 5 s and at Finalize), which is at
+      // most what the server received (docs/PROVIDERS.md: the framework reports it short)
+      const reported = reports.reduce((sum, m) => sum + (m.audioDurationMs as number), 0);
+      const received = dg.log.billed('audioSeconds', 'listen') * 1000;
+      const audio = pluginUsage(metrics, 'stt', 'sttAudioMs');
+      assert.ok(reported > 0);
+      assert.equal(audio.session, reported);
+      assert.ok(
+        audio.session <= received + 1,
+        `${audio.session} ms reported, ${received} received`,
+      );
+      console.log('deepgram usage measured', JSON.stringify({ plugin: audio.session, received }));
       const n = pluginNumbers(metrics, 'stt');
       assert.deepEqual([n.requests, n.errors], [finals.length, 0]);
       assert.equal(n.latency.count, finals.length);

@@ -17,6 +17,7 @@ import {
   assertNear,
   frameworkReports,
   pluginNumbers,
+  pluginUsage,
   serverFirstByteMs,
 } from '../../support/providers/plugin-numbers.js';
 import { type HarnessSession, startTextSession } from '../../support/session-harness.js';
@@ -93,6 +94,22 @@ describe('the real ElevenLabs TTS against a local ElevenLabs server', () => {
       assert.deepEqual(
         raw.map((m) => (m.charactersCount as number) + 1),
         served.map((e) => e.usage.characters),
+      );
+      // the plugin's usage is the framework's (one character per reply short of the bill)
+      const characters = el.log.billed('characters', 'tts_context');
+      assert.deepEqual(pluginUsage(metrics, 'tts', 'ttsCharacters'), {
+        session: characters - served.length,
+        turns: characters - served.length,
+      });
+      const audioMs = pluginUsage(metrics, 'tts', 'ttsAudioMs');
+      const billedMs = el.log.billed('audioSeconds', 'tts_context') * 1000;
+      assert.ok(
+        Math.abs(audioMs.session - billedMs) <= served.length,
+        `${audioMs.session}/${billedMs}`,
+      );
+      console.log(
+        'elevenlabs usage measured',
+        JSON.stringify({ characters, plugin: characters - served.length, audioMs, billedMs }),
       );
       assert.equal(el.log.of('tts_connection').length, 0, 'the warm connection served every reply');
       await metrics.close();

@@ -18,6 +18,7 @@ import {
   assertNear,
   frameworkReports,
   pluginNumbers,
+  pluginUsage,
   serverFirstByteMs,
 } from '../../support/providers/plugin-numbers.js';
 import { ensureFrameworkLogger } from '../../support/logging.js';
@@ -148,6 +149,21 @@ describe('the real OpenAI Realtime model against a local Realtime server', () =>
           e.usage.outputAudioTokens,
         ]),
       );
+      // the plugin's realtime usage, for the session and over its turns, is what was billed
+      const measured: Record<string, number> = {};
+      for (const field of [
+        'inputTextTokens',
+        'inputAudioTokens',
+        'inputCachedTokens',
+        'outputTextTokens',
+        'outputAudioTokens',
+      ] as const) {
+        const billed = served.reduce((sum, e) => sum + (e.usage[field] ?? 0), 0);
+        const plugin = pluginUsage(metrics, 'realtime', field);
+        assert.deepEqual(plugin, { session: billed, turns: billed }, field);
+        measured[field] = billed;
+      }
+      console.log('realtime usage measured', JSON.stringify(measured));
       await metrics.close();
     },
   );

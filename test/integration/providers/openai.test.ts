@@ -19,6 +19,7 @@ import {
   assertNear,
   frameworkReports,
   pluginNumbers,
+  pluginUsage,
   serverFirstByteMs,
 } from '../../support/providers/plugin-numbers.js';
 import {
@@ -66,6 +67,9 @@ async function warmUp(
 }
 
 const stall = new LoopStall();
+/** What was measured, printed for the record (docs/PROVIDERS.md). */
+const usageMeasured: Record<string, unknown> = {};
+after(() => console.log('usage measured', JSON.stringify(usageMeasured)));
 beforeEach(() => stall.reset());
 after(() => stall.stop());
 
@@ -120,6 +124,56 @@ describe('the real OpenAI plugin against a local OpenAI-compatible server', () =
         e.usage.completionTokens,
       ]),
     );
+    // and the plugin's usage, for the session and summed over its turns, is what it billed
+    for (const field of ['promptTokens', 'promptCachedTokens', 'completionTokens'] as const) {
+      const billed = server.log.billed(field, 'chat');
+      assert.ok(billed > 0, field);
+      assert.deepEqual(
+        pluginUsage(metrics, 'llm', field),
+        { session: billed, turns: billed },
+        field,
+      );
+      usageMeasured[field] = billed;
+    }
+    await metrics.close();
+  });
+
+  it('prices the usage with the price table given: per turn, per session', async () => {
+    server.log.clear();
+    const llm = new openai.LLM({ baseURL: server.baseURL, apiKey: API_KEY, model: 'gpt-4o-mini' });
+    server.chat.push(
+      { text: 'A priced answer.', ttftMs: 20, promptCachedTokens: 4 },
+      { text: 'Another priced answer, a little longer.', ttftMs: 20 },
+    );
+    const h = await startTextSession({ llm });
+    harnesses.push(h);
+    const prices = {
+      currency: 'USD',
+      models: [
+        {
+          component: 'llm' as const,
+          model: 'gpt-4o-mini',
+          inputPerMillionTokens: 0.15,
+          cachedInputPerMillionTokens: 0.075,
+          outputPerMillionTokens: 0.6,
+        },
+      ],
+    };
+    const metrics = attachMetrics(h.session, { prices });
+    for (const input of ['one', 'two']) await h.send(input);
+
+    const prompt = server.log.billed('promptTokens', 'chat');
+    const cached = server.log.billed('promptCachedTokens', 'chat');
+    const completion = server.log.billed('completionTokens', 'chat');
+    const expected = ((prompt - cached) * 0.15 + cached * 0.075 + completion * 0.6) / 1e6;
+    const usage = metrics.summary().usage;
+    assert.equal(usage.currency, 'USD');
+    assert.ok(Math.abs(usage.cost! - expected) < 1e-12, `${usage.cost} vs ${expected}`);
+    const turns = metrics.turns();
+    assert.equal(turns.length, 2);
+    const perTurn = turns.reduce((sum, t) => sum + (t.usage?.cost ?? 0), 0);
+    assert.ok(turns.every((t) => (t.usage?.cost ?? 0) > 0));
+    assert.ok(Math.abs(perTurn - expected) < 1e-12, `${perTurn} vs ${expected}`);
     await metrics.close();
   });
 
@@ -225,6 +279,24 @@ describe('the real OpenAI plugin against a local OpenAI-compatible server', () =
       served.map((e) => e.usage.characters),
       'the requests kept carry the characters the server billed',
     );
+    // usage from the requests counted once: the characters and audio the server billed (the
+    // framework's own session usage counts them twice, docs/PROVIDERS.md)
+    const characters = server.log.billed('characters', 'speech');
+    assert.deepEqual(pluginUsage(metrics, 'tts', 'ttsCharacters'), {
+      session: characters,
+      turns: characters,
+    });
+    const audio = pluginUsage(metrics, 'tts', 'ttsAudioMs');
+    const billedAudioMs = server.log.billed('audioSeconds', 'speech') * 1000;
+    // The openai plugin (1.9, src/tts.ts ChunkedStream.run) cuts the response into 100 ms
+    // frames with an AudioByteStream it never flushes: the last partial frame of each synthesis
+    // is neither played nor reported. The audio reported is the billed audio less that tail.
+    const playedMs = served.reduce(
+      (sum, e) => sum + Math.floor(Math.round(e.usage.audioSeconds! * 1000) / 100) * 100,
+      0,
+    );
+    assert.deepEqual(audio, { session: playedMs, turns: playedMs });
+    usageMeasured.tts = { characters, pluginAudioMs: audio.session, billedAudioMs };
     await metrics.close();
   });
 
@@ -335,6 +407,13 @@ describe('the real OpenAI plugin against a local OpenAI-compatible server', () =
       'stt latency',
     );
     assert.equal(pluginNumbers(metrics, 'tts').requests, server.log.of('speech').length);
+    // the audio the STT reported transcribing is the audio the server received
+    const billedMs = server.log.billed('audioSeconds', 'transcription') * 1000;
+    const sttUsage = pluginUsage(metrics, 'stt', 'sttAudioMs');
+    assert.ok(billedMs > 0);
+    assert.ok(Math.abs(sttUsage.session - billedMs) < 1, `${sttUsage.session} vs ${billedMs}`);
+    assert.ok(Math.abs(sttUsage.turns - billedMs) < 1, `${sttUsage.turns} vs ${billedMs}`);
+    usageMeasured.stt = { plugin: sttUsage.session, billedMs };
     await metrics.close();
   });
 });

@@ -5,7 +5,14 @@
 import { voice } from '@livekit/agents';
 import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { SessionMetrics, Stats } from '../../../src/index.js';
+import type {
+  SessionMetrics,
+  Stats,
+  TurnTimeline,
+  Usage,
+  UsageComponent,
+  UsageField,
+} from '../../../src/index.js';
 import type { ProviderRequest } from './request-log.js';
 
 export interface ComponentNumbers {
@@ -33,6 +40,26 @@ export function pluginNumbers(
     cancelled,
     errorRate,
     latency: metrics.stats(LATENCY[component]),
+  };
+}
+
+/** One usage quantity of a component, summed over its providers and models. */
+export function usageTotal(usage: Usage | undefined, component: UsageComponent, field: UsageField) {
+  return (usage?.entries ?? [])
+    .filter((e) => e.component === component)
+    .reduce((sum, e) => sum + (e.amounts[field] ?? 0), 0);
+}
+
+/** The plugin's session usage of `field`, and the sum of its turns' (they must agree). */
+export function pluginUsage(
+  metrics: SessionMetrics,
+  component: UsageComponent,
+  field: UsageField,
+): { session: number; turns: number } {
+  const turns: TurnTimeline[] = metrics.turns();
+  return {
+    session: usageTotal(metrics.summary().usage, component, field),
+    turns: turns.reduce((sum, t) => sum + usageTotal(t.usage, component, field), 0),
   };
 }
 

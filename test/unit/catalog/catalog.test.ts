@@ -115,14 +115,10 @@ describe('the metric catalog', () => {
     // OpenTelemetry's Prometheus exporters append the unit's suffix: both paths meet.
     for (const key of FAMILY_KEYS) {
       const { name, unit } = otelInstrument(FAMILIES[key]);
+      // a counter's `_total` comes after its unit's suffix (audio seconds counted)
       const suffix =
-        unit === 's'
-          ? '_seconds'
-          : unit === '{token}/s'
-            ? '_per_second'
-            : FAMILIES[key].type === 'counter'
-              ? '_total'
-              : '';
+        (unit === 's' ? '_seconds' : unit === '{token}/s' ? '_per_second' : '') +
+        (FAMILIES[key].type === 'counter' ? '_total' : '');
       assert.equal(name + suffix, FAMILIES[key].name, key);
     }
   });

@@ -60,6 +60,7 @@ describe('normalizeSessionEvent', () => {
         cancelled: false,
         completionTokens: 40,
         tokensPerSec: 100,
+        usage: { component: 'llm', amounts: { completionTokens: 40 } },
         provider: 'openai',
         model: 'gpt-4o',
       },

@@ -69,4 +69,36 @@ describe('the terminal report', () => {
     assert.equal(line, '{"name":"\\u202e\\u0085\\u009b\\u001b\\u2028"}');
     assert.equal(JSON.parse(line).name, evil, 'the same value for a JSON reader');
   });
+  it('shows turn-taking and the session cost when there are any, with the currency made safe', () => {
+    const plain = renderSummary(
+      summary({
+        turnTaking: {
+          interruptions: 0,
+          falseInterruptions: 0,
+          resumedFalseInterruptions: 0,
+          backchannels: 0,
+        },
+      }),
+      undefined,
+      { color: false },
+    );
+    assert.doesNotMatch(plain, /interruptions|cost/);
+    const text = renderSummary(
+      summary({
+        turnTaking: {
+          interruptions: 2,
+          falseInterruptions: 1,
+          resumedFalseInterruptions: 1,
+          backchannels: 3,
+        },
+        usage: { entries: [], currency: 'USD\x1b[2J', cost: 0.0123456 },
+      }),
+      undefined,
+      { color: false },
+    );
+    assert.match(
+      text,
+      /^interruptions 2, false 1 \(resumed 1\), backchannels 3 {3}cost 0\.01235 USD\?\[2J$/m,
+    );
+  });
 });

@@ -153,4 +153,25 @@ describe('encodeMessage', () => {
   it('gives up (undefined) only when even the leanest form does not fit the limit given', () => {
     assert.equal(encodeMessage(summaryMessage({ seq: 1 }), 200), undefined);
   });
+  it('sheds usage entries before the stats, keeping the session cost', () => {
+    const entries = Array.from({ length: 64 }, (_, i) => ({
+      component: 'llm' as const,
+      provider: `p${i}_${'x'.repeat(120)}`,
+      model: `m${i}_${'y'.repeat(120)}`,
+      amounts: { promptTokens: 1000 + i, completionTokens: 10 },
+      cost: 0.001,
+    }));
+    const message = summaryMessage(
+      { seq: 1 },
+      summary({ usage: { entries, currency: 'USD', cost: 0.064 } }),
+    );
+    const bytes = encodeMessage(message);
+    assert.ok(bytes && bytes.length <= MAX_MESSAGE_BYTES, `${bytes?.length} bytes`);
+    const decoded = decodeMessage(bytes);
+    assert.ok(decoded?.type === 'summary');
+    assert.deepEqual(decoded.shed, ['usage']);
+    assert.equal(decoded.summary.usage.entries.length, 8);
+    assert.deepEqual([decoded.summary.usage.currency, decoded.summary.usage.cost], ['USD', 0.064]);
+    assert.equal(decoded.summary.stats.ttft.p99, message.summary.stats.ttft.p99);
+  });
 });

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { normalizeSessionEvent } from '../../../src/ingest/normalize.js';
+import { TurnTakingTracker } from '../../../src/turns/turn-taking.js';
+import type { MetricSample, TurnTakingEvent } from '../../../src/types.js';
+
+/** Framework events, as the session emits them, through the normalizer into the tracker. */
+function run(events: object[]) {
+  const samples: MetricSample[] = [];
+  const emitted: TurnTakingEvent[] = [];
+  const tracker = new TurnTakingTracker({
+    sample: (s) => samples.push(s),
+    event: (e) => emitted.push(e),
+  });
+  for (const ev of events) for (const s of normalizeSessionEvent(ev, () => {})) tracker.handle(s);
+  return { samples, emitted, counts: tracker.counts };
+}
+
+const agent = (newState: string, createdAt: number) => ({
+  type: 'agent_state_changed',
+  newState,
+  createdAt,
+});
+const user = (newState: string, createdAt: number) => ({
+  type: 'user_state_changed',
+  newState,
+  createdAt,
+});
+
+describe('turn-taking', () => {
+  it('counts an interruption and the time from the caller’s speech to the agent going quiet', () => {
+    const samples: MetricSample[] = [];
+    const t = new TurnTakingTracker({ sample: (s) => samples.push(s), event: () => {} });
+    for (const ev of [agent('speaking', 1000), user('speaking', 2000), agent('listening', 2450)]) {
+      for (const s of normalizeSessionEvent(ev, () => {})) t.handle(s);
+    }
+    assert.equal(t.counts.interruptions, 0, 'not before the speech ends interrupted');
+    t.handle({ kind: 'speech_done', at: 2500, speechId: 's1', interrupted: true });
+    assert.equal(t.counts.interruptions, 1);
+    assert.deepEqual(
+      samples.map((s) => [s.stat, s.value, s.turnId]),
+      [['interruption_stop_latency', 450, 's1']],
+    );
+  });
+
+  it('does not count an overlap after which the agent went on, nor a speech that ended well', () => {
+    const out: MetricSample[] = [];
+    const t = new TurnTakingTracker({ sample: (s) => out.push(s), event: () => {} });
+    t.handle({ kind: 'agent_state', at: 0, state: 'speaking' });
+    t.handle({ kind: 'user_state', at: 100, state: 'speaking' });
+    t.handle({ kind: 'user_state', at: 300, state: 'listening' });
+    // the agent finished its sentence: not interrupted
+    t.handle({ kind: 'agent_state', at: 2000, state: 'listening' });
+    t.handle({ kind: 'speech_done', at: 2001, speechId: 's1', interrupted: false });
+    // the caller speaks when the agent is quiet: no barge-in
+    t.handle({ kind: 'user_state', at: 3000, state: 'speaking' });
+    t.handle({ kind: 'speech_done', at: 3500, speechId: 's2', interrupted: true });
+    assert.equal(t.counts.interruptions, 0);
+    assert.equal(out.length, 0);
+  });
+
+  it('counts false interruptions by whether the agent resumed, and not as interruptions', () => {
+    const { counts, emitted, samples } = run([
+      agent('speaking', 0),
+      user('speaking', 100),
+      agent('listening', 300),
+      { type: 'agent_false_interruption', resumed: true, createdAt: 2300 },
+      agent('speaking', 2300),
+      user('speaking', 3000),
+      agent('listening', 3200),
+      { type: 'agent_false_interruption', resumed: false, createdAt: 5200 },
+    ]);
+    assert.deepEqual(counts, {
+      interruptions: 0,
+      falseInterruptions: 2,
+      resumedFalseInterruptions: 1,
+      backchannels: 0,
+    });
+    assert.deepEqual(emitted, [
+      { kind: 'false_interruption', resumed: true },
+      { kind: 'false_interruption', resumed: false },
+    ]);
+    assert.equal(samples.length, 0);
+  });
+
+  it('adds up backchannels from the interruption model and takes the EOT inference delay', () => {
+    const metrics = (m: object) => ({ type: 'metrics_collected', createdAt: 1, metrics: m });
+    const { counts, samples } = run([
+      metrics({
+        type: 'interruption_metrics',
+        timestamp: 10,
+        numBackchannels: 2,
+        numInterruptions: 1,
+      }),
+      metrics({ type: 'interruption_metrics', timestamp: 20, numBackchannels: 0 }),
+      metrics({ type: 'interruption_metrics', timestamp: 30, numBackchannels: 1 }),
+      metrics({
+        type: 'eot_inference_metrics',
+        timestamp: 40,
+        detectionDelay: 85,
+        totalDuration: 30,
+      }),
+      metrics({ type: 'eot_inference_metrics', timestamp: 50, detectionDelay: -1 }),
+    ]);
+    assert.equal(counts.backchannels, 3);
+    assert.deepEqual(
+      samples.map((s) => [s.stat, s.value, s.at]),
+      [['eot_inference_delay', 85, 40]],
+    );
+  });
+});
