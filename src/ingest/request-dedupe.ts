@@ -16,7 +16,14 @@ const COMPONENT_OF: Record<RequestSignal['kind'], Component> = {
 interface Seen {
   streamed: boolean;
   content: string;
+  /** When the request ran (epoch ms), to tell a copy from a later request reusing the id. */
+  startedAt: number;
+  endedAt: number;
 }
+
+/** Two reports of one request overlap in time almost entirely (a wrapper's copy may start or end
+ * a few ms apart); two requests that reuse an id run one after the other. */
+const SAME_REQUEST_OVERLAP = 0.5;
 
 /**
  * Keeps each provider request to one report. The framework re-reports some requests:
@@ -32,7 +39,8 @@ interface Seen {
  * characters and audio, the adapter's the whole segment's). Otherwise a report whose
  * `requestId` was already seen for its component is dropped; for the TTS only when it differs
  * in `streamed` or repeats the same characters and audio, since a streaming TTS may keep one id
- * for every segment of a stream. Streaming STT usage reports are not requests and pass. Ids are
+ * for every segment of a stream; for the LLM and STT only when the two reports overlap in time,
+ * since some (the framework's own FakeLLM among them) give every request the same id. Streaming STT usage reports are not requests and pass. Ids are
  * kept in a bounded first-in-first-out memory.
  */
 export class RequestDedupe {
@@ -59,20 +67,28 @@ export class RequestDedupe {
     const { requestId } = signal;
     if (requestId === undefined) return false;
     const seen = this.#seen[COMPONENT_OF[signal.kind]];
+    const endedAt = signal.at;
+    const startedAt = 'startedAt' in signal ? signal.startedAt : endedAt - signal.durationMs;
     const now: Seen =
       signal.kind === 'tts_request'
         ? {
             streamed: signal.streamed === true,
             content: `${signal.charactersCount}/${signal.audioDurationMs}`,
+            startedAt,
+            endedAt,
           }
-        : { streamed: false, content: '' };
+        : { streamed: false, content: '', startedAt, endedAt };
     const before = seen.get(requestId);
     if (before !== undefined) {
-      return (
-        signal.kind !== 'tts_request' ||
-        before.streamed !== now.streamed ||
-        before.content === now.content
-      );
+      if (signal.kind === 'tts_request') {
+        return before.streamed !== now.streamed || before.content === now.content;
+      }
+      // An LLM or STT that gives every request the same id (a test double, a custom plugin)
+      // makes requests one after another; a wrapper's copy of one request overlaps it.
+      const shared =
+        Math.min(now.endedAt, before.endedAt) - Math.max(now.startedAt, before.startedAt);
+      const shorter = Math.min(now.endedAt - now.startedAt, before.endedAt - before.startedAt);
+      if (shared > 0 && shared >= SAME_REQUEST_OVERLAP * shorter) return true;
     }
     seen.set(requestId, now);
     // a Map iterates in insertion order: its first key is the oldest

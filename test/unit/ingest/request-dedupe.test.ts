@@ -94,7 +94,7 @@ describe('RequestDedupe', () => {
     const dedupe = new RequestDedupe();
     const llm: Signal = {
       kind: 'llm_request',
-      at: 0,
+      at: 10,
       startedAt: 0,
       durationMs: 10,
       cancelled: false,
@@ -111,6 +111,34 @@ describe('RequestDedupe', () => {
         dedupe.isRepeat(llm, undefined),
         dedupe.isRepeat(anonymous, undefined),
         dedupe.isRepeat(anonymous, undefined),
+      ],
+      [false, true, false, false],
+    );
+  });
+
+  it("counts one after another the requests of an LLM that reuses one id (the framework's FakeLLM)", () => {
+    const dedupe = new RequestDedupe();
+    const request = (startedAt: number, durationMs: number): Signal => ({
+      kind: 'llm_request',
+      at: startedAt + durationMs,
+      startedAt,
+      ttftMs: 50,
+      durationMs,
+      cancelled: false,
+      completionTokens: 0,
+      tokensPerSec: 0,
+      provider: 'fake-llm',
+      model: 'unknown',
+      requestId: 'fake',
+    });
+    assert.deepEqual(
+      [
+        dedupe.isRepeat(request(1_000, 250), undefined),
+        // a wrapper's copy of the same request: it overlaps the first
+        dedupe.isRepeat(request(998, 255), undefined),
+        // the next requests, each starting right after the previous ended, with the same id
+        dedupe.isRepeat(request(1_265, 400), undefined),
+        dedupe.isRepeat(request(1_666, 300), undefined),
       ],
       [false, true, false, false],
     );
