@@ -13,7 +13,7 @@
  *   fresh speech ids, into a session stand-in that is a plain EventEmitter like AgentSession.
  */
 import { fork } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import {
   AggregationTemporality,
@@ -264,9 +264,18 @@ timeline adds ${((pub.nsPerTurnWith - pub.nsPerTurnWithout) / 1000).toFixed(1)} 
 // formatted as the repository's prettier check wants it, so a fresh run passes `npm run lint`
 const file = new URL('../docs/BENCHMARKS.md', import.meta.url);
 const { format, resolveConfig } = await import('prettier'); // not in the heap measured above
-const formatted = await format(report, {
+const formatted = await format(report + keptSoakSection(file), {
   ...(await resolveConfig(file)),
   filepath: file.pathname,
 });
 writeFileSync(file, formatted);
 console.log(formatted);
+
+/** The soak's section (`npm run soak -- --write`), which this run does not measure: kept. */
+function keptSoakSection(file: URL): string {
+  if (!existsSync(file)) return '';
+  const text = readFileSync(file, 'utf8');
+  const start = text.indexOf('<!-- soak:start -->');
+  const end = text.indexOf('<!-- soak:end -->');
+  return start >= 0 && end > start ? `\n${text.slice(start, end)}<!-- soak:end -->\n` : '';
+}
