@@ -96,7 +96,7 @@ export class HubServer {
   private readonly lastSeqByJob = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
   private readonly warned = new Set<DropReason>();
-  private readonly limits: Required<HubServerOptions>;
+  private readonly limits: Required<Omit<HubServerOptions, 'stableName'>>;
   private peak = 0;
   private buffered = 0;
   /** Where a stable hub keeps its totals; none for a hub of one process's lifetime. */
@@ -104,6 +104,8 @@ export class HubServer {
   private pending: PendingDelta[] = [];
   private commitTimer: ReturnType<typeof setTimeout> | undefined;
   private stateWarned = false;
+  /** Refusals counted in the totals since they were last saved. */
+  private unsaved = false;
 
   private constructor(
     layout: BucketLayout,
@@ -119,7 +121,6 @@ export class HubServer {
       maxUnreadAckBytes: options.maxUnreadAckBytes ?? 64 * 1024,
       maxSeries: options.maxSeries ?? DEFAULT_MAX_SERIES,
       log: options.log ?? defaultLog,
-      stableName: options.stableName ?? '',
     };
     this.totals = new SeriesStore(layout, this.limits.maxSeries);
     this.schema = deltaMessageSchema(layout);
@@ -193,7 +194,8 @@ export class HubServer {
   commit(): void {
     clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0 && !this.unsaved) return;
+    this.unsaved = false;
     const batch = this.pending;
     this.pending = [];
     for (const p of batch) this.apply(p.message, p.socket);
@@ -210,6 +212,7 @@ export class HubServer {
 
   private refuse(reason: DropReason, detail?: string): void {
     this.totals.inc('dropped_samples', DROPPED[reason]);
+    this.unsaved = this.statePath !== undefined; // saved before a scrape shows it
     if (this.warned.has(reason)) return;
     this.warned.add(reason);
     this.limits.log(
