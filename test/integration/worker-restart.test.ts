@@ -13,8 +13,12 @@
  * worker and report every turn over IPC; the hub only knows them by the address they inherit.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { HUB_ENV } from '../../src/prometheus/hub/protocol.js';
+import { stableDirName } from '../../src/prometheus/hub/socket-dir.js';
 import { parseExposition, sumOf } from '../support/exposition-parser.js';
 import { JobProcess } from '../support/job-process.js';
 import { MetricsWorker } from '../support/metrics-worker.js';
@@ -48,7 +52,13 @@ describe('a worker main process that restarts while its jobs run', () => {
 
   it('gets its jobs back at the same hub address; Prometheus sees no reset, no spike, every turn once', async () => {
     const port = await freePort();
+    // the hub's stable directory for this port, with the totals it saves: none from an earlier
+    // run, none left after this one
+    const stableDir = join(tmpdir(), stableDirName(`port-${port}`));
+    rmSync(stableDir, { recursive: true, force: true });
+    cleanup.push(() => rmSync(stableDir, { recursive: true, force: true }));
     const first = await MetricsWorker.start(port, FLUSH_MS);
+    assert.equal(dirname(JSON.parse(first.hub).path), stableDir);
     cleanup.push(() => first.kill());
     const prometheus = await PrometheusServer.start([`127.0.0.1:${port}`], 1);
     cleanup.push(() => prometheus.stop());
