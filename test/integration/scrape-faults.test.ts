@@ -83,8 +83,10 @@ describe('/metrics under faults', () => {
         `ms, p95 ${p95.toFixed(1)} ms, max ${times.at(-1)!.toFixed(1)} ms`,
     );
     assert.ok(times.length >= 10, `${times.length} scrapes in the stall`);
-    // a few ms on a quiet machine; bounded far below the stall (2 shared cores here)
-    assert.ok(p95 < 500, `p95 ${p95} ms while the job stalled`);
+    // A few ms on a quiet machine; a scrape that waited for the stalled job would take the
+    // rest of the stall, seconds. Bounds with room for a loaded CI machine (2 shared cores).
+    assert.ok(times[times.length >> 1]! < 100, `median ${times[times.length >> 1]} ms`);
+    assert.ok(times.at(-1)! < stallMs / 2, `slowest ${times.at(-1)} ms while the job stalled`);
     // the job wakes, runs a turn (not before: it was stalled), and its samples arrive
     await job.turn(10);
     assert.ok(Date.now() - started >= stallMs, 'the turn waited for the stall');
