@@ -13,8 +13,8 @@
  *   fresh speech ids, into a session stand-in that is a plain EventEmitter like AgentSession.
  */
 import { fork } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import {
   AggregationTemporality,
   InMemoryMetricExporter,
@@ -126,6 +126,7 @@ function assertTurns(actual: number, expected: number) {
   if (actual !== expected) throw new Error(`bench replay lost turns: ${actual} != ${expected}`);
 }
 
+const loadBefore = loadavg()[0]!;
 const observeNs = baselineObserve();
 const otelNs = await baselineOtelRecord();
 const plugin = await pluginPerEvent();
@@ -133,6 +134,9 @@ const memory = await memoryOverReplays(50_000);
 const hub = await hubBenchmarks();
 const latency = await turnLatency();
 const pub = await publishBenchmarks();
+const loadAfter = loadavg()[0]!;
+/** Other work on the machine: above one runnable process per core, times are upper bounds. */
+const shared = Math.max(loadBefore, loadAfter) > cpus().length;
 const ratio = plugin.nsPerEvent / observeNs;
 const kb = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
 const ms = (v: number, digits = 2) => `${v.toFixed(digits)} ms`;
@@ -148,7 +152,12 @@ const report = `# Benchmarks
 
 Measured by \`npm run bench\` (bench/core.bench.ts) on ${new Date().toISOString().slice(0, 10)}:
 ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB,
-Node ${process.version}. Medians of 9 rounds; the baselines are measured in the same run.
+Node ${process.version}. Medians of 9 rounds; the baselines are measured in the same run. Load
+average ${loadBefore.toFixed(1)} before and ${loadAfter.toFixed(1)} after${
+  shared
+    ? ': the machine was shared with other work, so times are upper bounds and the ratios against the same-run baselines are what to compare'
+    : ''
+}.
 
 ## Cost per framework event
 
@@ -264,9 +273,23 @@ timeline adds ${((pub.nsPerTurnWith - pub.nsPerTurnWithout) / 1000).toFixed(1)} 
 // formatted as the repository's prettier check wants it, so a fresh run passes `npm run lint`
 const file = new URL('../docs/BENCHMARKS.md', import.meta.url);
 const { format, resolveConfig } = await import('prettier'); // not in the heap measured above
-const formatted = await format(report, {
+const formatted = await format(report + keptSections(file), {
   ...(await resolveConfig(file)),
   filepath: file.pathname,
 });
 writeFileSync(file, formatted);
 console.log(formatted);
+
+/** The sections other scripts measure (`npm run soak -- --write`, bench/profile.ts --write):
+ * kept as they are. */
+function keptSections(file: URL): string {
+  if (!existsSync(file)) return '';
+  const text = readFileSync(file, 'utf8');
+  let kept = '';
+  for (const name of ['profile', 'soak']) {
+    const start = text.indexOf(`<!-- ${name}:start -->`);
+    const end = text.indexOf(`<!-- ${name}:end -->`);
+    if (start >= 0 && end > start) kept += `\n${text.slice(start, end)}<!-- ${name}:end -->\n`;
+  }
+  return kept;
+}

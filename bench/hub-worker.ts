@@ -48,7 +48,7 @@ export interface HubBenchResult {
 const JOBS = 8;
 const RECORD_MS = 4_000;
 const SESSIONS = 200;
-const SCRAPES = 50;
+const SCRAPES = 200;
 const FLUSH_MS = 1_000;
 
 const server = await startMetricsServer({ port: 0, host: '127.0.0.1', flushMs: FLUSH_MS });

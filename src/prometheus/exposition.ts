@@ -31,12 +31,17 @@ function formatNumber(v: number): string {
   return Number.isNaN(v) ? 'NaN' : String(v);
 }
 
-function labelText(labels: Labels, le?: string): string {
-  const parts: string[] = [];
-  for (const name in labels) parts.push(`${name}="${escapeLabel(labels[name]!)}"`);
-  if (le !== undefined) parts.push(`le="${le}"`);
-  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+/** `a="x",b="y"`: a series' labels, escaped once however many lines carry them. */
+function labelPairs(labels: Labels): string {
+  let out = '';
+  for (const name in labels) out += `${out ? ',' : ''}${name}="${escapeLabel(labels[name]!)}"`;
+  return out;
 }
+
+const labelText = (labels: Labels) => {
+  const pairs = labelPairs(labels);
+  return pairs ? `{${pairs}}` : '';
+};
 
 /** Gauges and counters the server keeps itself rather than in the series store. */
 function serverValue(family: FamilyKey, s: ExpositionState): number | undefined {
@@ -81,16 +86,19 @@ function writeFamily(
   const bounds = state.store.bounds(family);
   const les = [...bounds.map(formatNumber), '+Inf'];
   for (const h of state.store.histogramSeries(family)) {
+    const pairs = labelPairs(h.labels);
+    const bucketPrefix = `${def.name}_bucket{${pairs}${pairs ? ',' : ''}le="`;
     let cumulative = 0;
     for (let i = 0; i < les.length; i++) {
       cumulative += h.counts[i] ?? 0;
-      let line = `${def.name}_bucket${labelText(h.labels, les[i])} ${cumulative}`;
+      let line = `${bucketPrefix}${les[i]}"} ${cumulative}`;
       const e = openMetrics ? h.exemplars?.[i] : undefined;
       if (e) line += ` # {trace_id="${escapeLabel(e.traceId)}"} ${formatNumber(e.value)} ${e.at}`;
       out.push(line);
     }
-    out.push(`${def.name}_sum${labelText(h.labels)} ${formatNumber(h.sum)}`);
-    out.push(`${def.name}_count${labelText(h.labels)} ${h.count}`);
+    const plain = pairs ? `{${pairs}}` : '';
+    out.push(`${def.name}_sum${plain} ${formatNumber(h.sum)}`);
+    out.push(`${def.name}_count${plain} ${h.count}`);
   }
 }
 

@@ -44,12 +44,14 @@ function authorized(req: IncomingMessage, auth: MetricsAuth | undefined): boolea
 }
 
 /** What one scrape renders: the local series and the hub's, merged only when both have data. */
-function scrapeStateSource(local: ProcessExporter, hub: HubServer | undefined) {
+function scrapeStateSource(local: ProcessExporter, hubNow: () => HubServer | undefined) {
   let renderErrors = 0;
   let peakSeen = 0;
   return {
     renderFailed: () => (renderErrors += 1),
     state(): ExpositionState {
+      const hub = hubNow();
+      hub?.commit(); // what the hub received is in this scrape, and saved first
       // A worker's main process usually runs no session itself: then the hub's totals are the
       // whole answer and are rendered as they are, without a merged copy.
       let store: SeriesStore;
@@ -164,25 +166,23 @@ export async function startMetricsServer(
   const o = resolveServerOptions(options);
   const local = o.runtime.serveHere(o.layout);
   let hub: HubServer | undefined;
-  try {
-    hub = o.hub ? await HubServer.start(o.layout, { flushMs: o.flushMs }) : undefined;
-  } catch (error) {
-    throw new MetricsConfigError(
-      'hub',
-      `cannot start the worker hub: ${(error as Error).message}; or set hub: false`,
-    );
-  }
-  const source = scrapeStateSource(local, hub);
+  const source = scrapeStateSource(local, () => hub);
   const handle = requestHandler(o, source);
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
-  let port: number;
+  const port = await listen(server, o);
   try {
-    port = await listen(server, o);
+    // A fixed port names the worker: its hub's socket keeps one address across restarts of
+    // this process, where the job processes forked before the restart look for it.
+    const stableName = o.port === 0 ? undefined : `port-${port}`;
+    hub = o.hub ? await HubServer.start(o.layout, { flushMs: o.flushMs, stableName }) : undefined;
   } catch (error) {
-    await hub?.close();
-    throw error;
+    await new Promise<void>((ok) => server.close(() => ok()));
+    throw new MetricsConfigError(
+      'hub',
+      `cannot start the worker hub: ${(error as Error).message}; or set hub: false`,
+    );
   }
   // The hand-off to job processes: the framework forks them with this process's environment.
   const handOff = hub && JSON.stringify(hub.address);

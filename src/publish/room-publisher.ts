@@ -69,7 +69,11 @@ export class RoomPublisher implements MetricsSink {
     // Changes that no event announces (e.g. a failed STT request) go out on this tick.
     this.tick = setInterval(() => this.summarySoon(), opts.intervalMs);
     this.tick.unref?.();
-    if (this.room.isConnected) this.onConnectionChange();
+    // Not from the constructor: the owner finishes wiring its sinks first (a message sent now
+    // would report itself, through `deps.sent`, to an owner still being built).
+    queueMicrotask(() => {
+      if (this.room.isConnected) this.onConnectionChange();
+    });
   }
 
   /** A turn completed: publish its timeline now, and the new summary within the interval. */

@@ -165,6 +165,23 @@ describe('publishing to the room over the data channel', () => {
     await metrics.close();
   });
 
+  it('sends a room connected at attach its first summary at once, counted as sent', async () => {
+    const room = new RecordingRoom();
+    const session = await startSession([]);
+    const warnings: unknown[] = [];
+    const warn = console.warn;
+    console.warn = (...args: unknown[]) => warnings.push(args);
+    try {
+      const metrics = attachMetrics(session, { room });
+      await sleep(0);
+      assert.equal(room.of('summary').length, 1);
+      assert.deepEqual(warnings, [], 'nothing failed on the way');
+      await metrics.close();
+    } finally {
+      console.warn = warn;
+    }
+  });
+
   it('sends alerts as they are raised', async () => {
     const room = new RecordingRoom();
     const session = await startSession([{ input: 'slow', ttft: 150 }]);

@@ -20,8 +20,12 @@ export type JobCommand =
     }
   /** One user turn whose LLM answer has this TTFT (one of the start message's menu). */
   | { type: 'turn'; ttftMs: number }
-  /** Turns back to back, as fast as they complete, until the process dies. */
+  /** Turns back to back, as fast as they complete, until the process dies or is told to stop. */
   | { type: 'loop'; ttftMs: number }
+  /** Ends a loop after its current turn (handled at once, not queued behind the loop). */
+  | { type: 'stop' }
+  /** Blocks the job's event loop for `ms` (at once, not queued). */
+  | { type: 'stall'; ms: number }
   /**
    * Closes the session and exits. `framework`: the way the framework's job process ends (some
    * asynchronous teardown, then process.exit(0)); `now`: process.exit(0) as soon as the

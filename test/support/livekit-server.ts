@@ -47,6 +47,11 @@ export interface StartLiveKitServerOptions {
    * there at `udpPort` (see udp-delay-relay.ts). Default `127.0.0.1`.
    */
   nodeIp?: string;
+  /**
+   * The signalling port, media UDP port and API secret of an earlier server, to start it again
+   * where its clients reconnect (a restart). Default: free ports and a new secret.
+   */
+  again?: Pick<LiveKitServer, 'url' | 'udpPort' | 'apiSecret'>;
 }
 
 /**
@@ -108,9 +113,12 @@ async function startOnce(
   const logDir = options.logDir ?? dir;
   await mkdir(logDir, { recursive: true });
   const logPath = join(logDir, 'livekit-server.log');
-  const [port, udpPort] = [await freePort(), await freeUdpPort()];
+  const again = options.again;
+  const [port, udpPort] = again
+    ? [Number(new URL(again.url).port), again.udpPort]
+    : [await freePort(), await freeUdpPort()];
   const apiKey = 'devkey';
-  const apiSecret = randomBytes(24).toString('hex');
+  const apiSecret = again?.apiSecret ?? randomBytes(24).toString('hex');
   // Field names: pkg/config/config.go of livekit-server v1.13.5 and rtcconfig/config.go of
   // livekit/mediatransportutil. With node_ip set and no STUN, the server advertises 127.0.0.1;
   // `ips` plus the loopback candidate make its UDP socket listen on 127.0.0.1 only.

@@ -65,6 +65,8 @@ export class HubClient {
   private backoffMs = RECONNECT_MIN_MS;
   private readonly timer: ReturnType<typeof setInterval>;
   private flushScheduled = false;
+  /** A delivery was asked for while a delta was in flight: it goes once that one is acknowledged. */
+  private flushWanted = false;
   private closed = false;
   /** Lost connections, reported with the next delta. */
   private disconnects = 0;
@@ -148,7 +150,13 @@ export class HubClient {
     if (this.inflight && ack.output.seq === this.inflightSeq) {
       this.inflight = undefined;
       this.inflightAttempts = 0;
-      this.flushSoon(); // what is queued or accumulated while waiting goes out now
+      // The rest of a split delta goes now, and so does a delivery asked for meanwhile; what a
+      // busy job records otherwise waits for the next interval: one delta per interval, not one
+      // per round trip (each costs a validation and a serialization of the delta).
+      if (this.queued.length > 0 || this.flushWanted) {
+        this.flushWanted = false;
+        this.flushSoon();
+      }
     }
   }
 
@@ -175,6 +183,7 @@ export class HubClient {
     try {
       if (!this.connected) return;
       if (this.inflight) {
+        this.flushWanted = true;
         if (!this.inflightWritten) this.write();
         return;
       }

@@ -1,5 +1,7 @@
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as v from 'valibot';
 import { type BucketLayout, FAMILIES } from '../metric-families.js';
 import { DEFAULT_MAX_SERIES, DROPPED, type DropReason, SeriesStore } from '../series-store.js';
@@ -10,6 +12,7 @@ import {
   type HubAddress,
   deltaMessageSchema,
   describeIssue,
+  snapshotSchema,
 } from './protocol.js';
 import { FrameReader } from './frame-reader.js';
 import { type SocketDir, createSocketDir } from './socket-dir.js';
@@ -30,6 +33,12 @@ export interface HubServerOptions {
   maxSeries?: number;
   /** Where refusals are logged (once per reason). Default: console.warn. */
   log?: (message: string) => void;
+  /**
+   * Names a stable socket directory (see socket-dir.ts), so job processes find the hub of a
+   * restarted worker main process at the address they inherited. Default: none, a directory
+   * named by the pid.
+   */
+  stableName?: string;
 }
 
 interface JobState {
@@ -39,6 +48,32 @@ interface JobState {
 
 /** Sequence numbers remembered per job, so a re-sent delta is never added twice. */
 const MAX_REMEMBERED_JOBS = 10_000;
+/** A stable hub's totals, in its directory, so a restarted worker continues its counters. */
+const STATE_FILE = 'totals.json';
+/** How long a stable hub gathers deltas before it adds, saves and acknowledges them. */
+const COMMIT_MS = 50;
+
+const HubStateSchema = (layout: BucketLayout) =>
+  v.object({
+    v: v.literal(1),
+    type: v.literal('lkam:hub-state'),
+    totals: snapshotSchema(layout),
+    seqs: v.pipe(
+      v.array(
+        v.tuple([
+          v.pipe(v.string(), v.maxLength(64)),
+          v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
+        ]),
+      ),
+      v.maxLength(MAX_REMEMBERED_JOBS),
+    ),
+  });
+
+interface PendingDelta {
+  message: DeltaMessage;
+  socket: Socket;
+  cut: (reason: DropReason) => void;
+}
 
 const defaultLog = (message: string) => console.warn(`[livekit-agents-metrics] ${message}`);
 
@@ -61,9 +96,16 @@ export class HubServer {
   private readonly lastSeqByJob = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
   private readonly warned = new Set<DropReason>();
-  private readonly limits: Required<HubServerOptions>;
+  private readonly limits: Required<Omit<HubServerOptions, 'stableName'>>;
   private peak = 0;
   private buffered = 0;
+  /** Where a stable hub keeps its totals; none for a hub of one process's lifetime. */
+  private readonly statePath: string | undefined;
+  private pending: PendingDelta[] = [];
+  private commitTimer: ReturnType<typeof setTimeout> | undefined;
+  private stateWarned = false;
+  /** Refusals counted in the totals since they were last saved. */
+  private unsaved = false;
 
   private constructor(
     layout: BucketLayout,
@@ -87,14 +129,19 @@ export class HubServer {
     this.server.maxConnections = this.limits.maxConnections;
     this.server.on('drop', () => this.refuse('hub_connection_limit'));
     this.server.unref();
+    if (options.stableName !== undefined && dir.stable) {
+      this.statePath = join(dir.path, STATE_FILE);
+      this.restore(layout);
+    }
   }
 
   /**
-   * Listens on a socket in a new private directory (see socket-dir.ts), after removing the
-   * directories of hubs whose process died without cleaning up.
+   * Listens on a socket in a private directory (see socket-dir.ts): a new one, or the stable one
+   * `stableName` names; after removing the directories of hubs whose process died without
+   * cleaning up.
    */
   static async start(layout: BucketLayout, options: HubServerOptions = {}): Promise<HubServer> {
-    const dir = await createSocketDir(tmpdir());
+    const dir = await createSocketDir(tmpdir(), options.stableName);
     const hub = new HubServer(layout, dir, options);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -138,7 +185,26 @@ export class HubServer {
     return this.buffered;
   }
 
+  /**
+   * Adds the deltas received since the last commit to the totals; a stable hub saves the totals
+   * before it acknowledges them, and before a scrape can see them (the metrics server calls
+   * this first). So what Prometheus saw, and what a job was told arrived, is what a restarted
+   * worker starts from: its counters never go back, and no delta is added twice or lost.
+   */
+  commit(): void {
+    clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+    if (this.pending.length === 0 && !this.unsaved) return;
+    this.unsaved = false;
+    const batch = this.pending;
+    this.pending = [];
+    for (const p of batch) this.apply(p.message, p.socket);
+    this.persist();
+    for (const p of batch) this.acknowledge(p.socket, p.message.seq, p.cut);
+  }
+
   async close(): Promise<void> {
+    this.commit();
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.dir.remove();
@@ -146,6 +212,7 @@ export class HubServer {
 
   private refuse(reason: DropReason, detail?: string): void {
     this.totals.inc('dropped_samples', DROPPED[reason]);
+    this.unsaved = this.statePath !== undefined; // saved before a scrape shows it
     if (this.warned.has(reason)) return;
     this.warned.add(reason);
     this.limits.log(
@@ -226,6 +293,17 @@ export class HubServer {
   }
 
   private onDelta(message: DeltaMessage, socket: Socket, cut: (r: DropReason) => void): void {
+    if (!this.statePath) {
+      this.apply(message, socket);
+      this.acknowledge(socket, message.seq, cut);
+      return;
+    }
+    this.pending.push({ message, socket, cut });
+    this.commitTimer ??= setTimeout(() => this.commit(), COMMIT_MS);
+    this.commitTimer.unref();
+  }
+
+  private apply(message: DeltaMessage, socket: Socket): void {
     const { job, seq } = message;
     const last = this.lastSeqByJob.get(job) ?? 0;
     if (seq > last) {
@@ -234,10 +312,55 @@ export class HubServer {
       this.lastSeqByJob.set(job, seq);
       if (this.lastSeqByJob.size > MAX_REMEMBERED_JOBS) this.forgetOneJob();
     }
+    if (socket.destroyed) return; // its job's gauge went with the connection
     this.jobs.set(job, { activeSessions: message.activeSessions, socket });
     const active = this.activeSessions;
     if (active > this.peak) this.peak = active;
-    this.acknowledge(socket, seq, cut);
+  }
+
+  /** Writes the totals and the sequence numbers seen, replacing the file in one rename. */
+  private persist(): void {
+    if (!this.statePath) return;
+    try {
+      const state = {
+        v: 1,
+        type: 'lkam:hub-state',
+        totals: this.totals.snapshot(),
+        seqs: [...this.lastSeqByJob],
+      };
+      const temporary = `${this.statePath}.${process.pid}.tmp`;
+      writeFileSync(temporary, JSON.stringify(state), { mode: 0o600 });
+      renameSync(temporary, this.statePath);
+    } catch (error) {
+      this.warnState(`cannot save the hub's totals (${(error as Error).message})`);
+    }
+  }
+
+  /** Starts from the totals an earlier hub of this worker saved, when they are valid. */
+  private restore(layout: BucketLayout): void {
+    let text: string;
+    try {
+      text = readFileSync(this.statePath!, 'utf8');
+    } catch {
+      return; // the first start
+    }
+    try {
+      const state = v.safeParse(HubStateSchema(layout), JSON.parse(text));
+      if (!state.success) throw new Error(describeIssue(state.issues));
+      this.totals.merge(state.output.totals);
+      for (const [job, seq] of state.output.seqs) this.lastSeqByJob.set(job, seq);
+    } catch (error) {
+      this.warnState(
+        `ignored the saved totals of an earlier hub (${(error as Error).message}); ` +
+          'counters start from zero',
+      );
+    }
+  }
+
+  private warnState(message: string): void {
+    if (this.stateWarned) return;
+    this.stateWarned = true;
+    this.limits.log(`${message}; logged once`);
   }
 
   /** Forgets the least recently seen job that is not connected now. */

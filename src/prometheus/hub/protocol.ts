@@ -137,7 +137,7 @@ const familiesOf = (type: 'histogram' | 'counter') =>
   );
 
 /** A store snapshot in this layout: known families of the right type, each with its labels. */
-function snapshotSchema(layout: BucketLayout) {
+export function snapshotSchema(layout: BucketLayout) {
   const list = <T>(series: v.GenericSchema<unknown, T>): SeriesList<T> =>
     v.optional(v.pipe(v.array(series), v.maxLength(HUB_LIMITS.maxSeriesPerFamily)));
   const histograms = Object.fromEntries(

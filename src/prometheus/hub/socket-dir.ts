@@ -1,4 +1,12 @@
-import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  rmdirSync,
+} from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 
@@ -8,9 +16,15 @@ import { join } from 'node:path';
  * name carries the pid: a later start removes the directories of processes that died without
  * cleaning up (SIGKILL). SIGTERM and SIGINT remove it too, without changing what the signal
  * does to the process.
+ *
+ * A worker whose /metrics port is fixed gets a stable directory instead, named by the port and
+ * the user (`lkam-hub-port-<port>-u<uid>`): when its main process restarts, the job processes
+ * it forked before keep the address they inherited, and find the new hub there.
  */
 export interface SocketDir {
   readonly path: string;
+  /** Whether it is the stable directory asked for (it then outlives this process). */
+  readonly stable: boolean;
   readonly socketPath: string;
   /** Makes the socket file 0600 once it exists (the directory already keeps others out). */
   restrictSocket(): void;
@@ -30,19 +44,29 @@ export class HubSocketDirError extends Error {
   override readonly name = 'HubSocketDirError';
 }
 
-export async function createSocketDir(parent: string): Promise<SocketDir> {
+/**
+ * A private socket directory under `parent`. With `stableName` (e.g. `port-9464`), the stable
+ * directory of that name when it can be had: made now, or left by an earlier hub of this user
+ * (private, its socket not answering: that hub is gone); otherwise, as without it, a new one
+ * named by the pid.
+ */
+export async function createSocketDir(parent: string, stableName?: string): Promise<SocketDir> {
   await removeStaleSocketDirs(parent);
-  const path = mkdtempSync(join(parent, `${PREFIX}${process.pid}-`));
-  try {
-    assertPrivateDir(path);
-  } catch (error) {
-    rmSync(path, { recursive: true, force: true });
-    throw error;
+  const stable = stableName === undefined ? undefined : await claimStableDir(parent, stableName);
+  const path = stable ?? mkdtempSync(join(parent, `${PREFIX}${process.pid}-`));
+  if (!stable) {
+    try {
+      assertPrivateDir(path);
+    } catch (error) {
+      rmSync(path, { recursive: true, force: true });
+      throw error;
+    }
   }
   const socketPath = join(path, SOCKET_NAME);
   let removed = false;
   const dir: SocketDir = {
     path,
+    stable: stable !== undefined,
     socketPath,
     restrictSocket: () => chmodSync(socketPath, 0o600),
     remove: () => {
@@ -56,6 +80,36 @@ export async function createSocketDir(parent: string): Promise<SocketDir> {
   live.add(dir);
   installHandlers();
   return dir;
+}
+
+/** The name of a stable directory: the user's id in it, so two users never contend for one. */
+export function stableDirName(stableName: string): string {
+  return `${PREFIX}${stableName}-u${process.getuid?.() ?? 0}`;
+}
+
+/**
+ * Makes the stable directory, or takes over the one an earlier hub left: only if it is private
+ * and ours, and its socket (if any) no longer answers. `undefined` when it cannot be had (a
+ * live hub uses it, or someone else made it): the caller falls back to a directory of its own.
+ */
+async function claimStableDir(parent: string, stableName: string): Promise<string | undefined> {
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(stableName)) return undefined;
+  const path = join(parent, stableDirName(stableName));
+  try {
+    mkdirSync(path, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+  }
+  try {
+    assertPrivateDir(path);
+    if ([...live].some((d) => d.path === path)) return undefined;
+    const socketPath = join(path, SOCKET_NAME);
+    if (await answers(socketPath)) return undefined;
+    rmSync(socketPath, { force: true }); // what a killed hub left
+    return path;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Refuses a directory that is a link, belongs to another user or is open to anyone else. */
