@@ -82,6 +82,9 @@ function setup(destinationIdentities?: string[]) {
   return { room, state, publisher, dropped, completeTurn };
 }
 
+/** Lets queued microtasks run (mocked timers do not touch them). */
+const settled = () => Promise.resolve();
+
 /**
  * Moves the mocked clock to `t` ms after T0, a millisecond at a time: Node 20's `tick(ms)` moves
  * Date to the end of the tick before it runs the timers that fell due in it, so a timer would
@@ -95,8 +98,9 @@ describe('RoomPublisher on mocked timers', () => {
   beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: T0 }));
   afterEach(() => mock.timers.reset());
 
-  it('sends a changed summary at most once per intervalMs, with the latest content', () => {
+  it('sends a changed summary at most once per intervalMs, with the latest content', async () => {
     const { room, publisher, completeTurn } = setup();
+    await settled(); // the publisher starts once its owner has finished wiring (a microtask)
     // connected at construction: the first summary goes at once
     assert.deepEqual(
       room.summaries().map((s) => [s.at - T0, s.message.summary.turns]),
@@ -131,8 +135,9 @@ describe('RoomPublisher on mocked timers', () => {
     publisher.close();
   });
 
-  it('never re-sends an unchanged summary, and sends a change no event announced on the tick', () => {
+  it('never re-sends an unchanged summary, and sends a change no event announced on the tick', async () => {
     const { room, state, publisher } = setup();
+    await settled();
     tickTo(30_000);
     assert.equal(room.summaries().length, 1, 'an unchanged summary is not re-sent');
     // e.g. a failed STT request: the summary changes, but nothing calls the publisher
