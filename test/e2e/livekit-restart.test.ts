@@ -146,7 +146,11 @@ describe('a LiveKit server restart mid-session', () => {
         'a fresh summary counting the turn run while the server was down',
       );
       mark(`the viewer got a fresh summary (3 turns) from ${fresh.from}`);
-      assert.equal(fresh.from, 'agent');
+      // Right after a rejoin rtc-node may deliver a packet before it knows its sender again
+      // (seen: `undefined`); the publisher's session id says whose summary it is.
+      assert.ok(fresh.from === 'agent' || fresh.from === undefined, `from ${fresh.from}`);
+      const before2 = summaries(viewer, t0).find((s) => s.message.summary.turns === 2)!;
+      assert.equal(fresh.message.session, before2.message.session, "the agent's publisher");
       assert.ok(agentSide.room.isConnected && viewer.room.isConnected);
 
       const before = Date.now();
