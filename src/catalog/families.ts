@@ -76,3 +76,9 @@ export function otelInstrument(family: PrometheusFamily): { name: string; unit: 
       return { name: family.name.replace(/_total$/, ''), unit: family.unit };
   }
 }
+
+/** A value in its catalog unit as the exporters write it: `ms` become seconds, the one place
+ * they do for both Prometheus and OpenTelemetry; every other unit is kept. */
+export function exportedValue(unit: string, value: number): number {
+  return unit === 'ms' ? value / 1000 : value;
+}

@@ -6,7 +6,7 @@
 import type { Attributes, Counter, Histogram, Meter, UpDownCounter } from '@opentelemetry/api';
 import type { FAMILY_CATALOG } from '../catalog/index.js';
 import { STAT_NAMES, type StatName, USAGE_CATALOG } from '../catalog/index.js';
-import { FAMILIES, type FamilyKey, otelInstrument } from '../catalog/families.js';
+import { FAMILIES, type FamilyKey, otelInstrument, exportedValue } from '../catalog/families.js';
 import { sampleLabelValue } from '../catalog/labels.js';
 import { type BucketLayout, DEFAULT_BUCKETS } from '../prometheus/metric-families.js';
 import { FunctionNameCap } from '../prometheus/series-sink.js';
@@ -88,7 +88,7 @@ export class OtelSink implements MetricsSink {
           ? this.functionNames.labelFor(s.functionName ?? 'unknown')[0]
           : sampleLabelValue(label, s);
     }
-    const value = family.unit === 'ms' ? s.value / 1000 : s.value;
+    const value = exportedValue(family.unit, s.value);
     this.histograms.get(s.stat)!.record(value, attributes);
   }
 
@@ -109,7 +109,7 @@ export class OtelSink implements MetricsSink {
     for (const [field, amount] of Object.entries(event.amounts) as [UsageField, number][]) {
       const def = USAGE_CATALOG[field];
       const attributes = 'type' in def ? { ...base, type: def.type } : base;
-      this.counters.get(def.family)!.add(def.unit === 'ms' ? amount / 1000 : amount, attributes);
+      this.counters.get(def.family)!.add(exportedValue(def.unit, amount), attributes);
     }
     if (event.cost) {
       this.counters.get('cost')!.add(event.cost.amount, {

@@ -5,6 +5,7 @@
 import { type ResolvedRule, resolveAlertRules } from '../alerts/rules.js';
 import { MetricsConfigError } from '../errors.js';
 import { stringify } from 'yaml';
+import { exportedValue } from '../catalog/families.js';
 import { FAMILY_CATALOG, STAT_NAMES, type StatName, statDef } from '../catalog/index.js';
 import type { AlertLevel, AlertRules } from '../types.js';
 import { LABEL_NAME } from '../catalog/label-names.js';
@@ -146,7 +147,7 @@ const byClause = (labels: readonly string[]) => `by (${[...new Set(labels)].join
 /** A threshold as PromQL and people read it: ms become seconds. */
 function formatThreshold(family: HistogramFamily, value: number): [promql: string, text: string] {
   if (!family.latency) return [String(value), `${value} ${family.unit}`];
-  const seconds = String(value / 1000);
+  const seconds = String(exportedValue('ms', value));
   return [seconds, `${seconds}s`];
 }
 

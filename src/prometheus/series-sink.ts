@@ -9,11 +9,9 @@ import type {
   UsageField,
 } from '../types.js';
 import { sampleLabelValue } from '../catalog/labels.js';
+import { exportedValue } from '../catalog/families.js';
 import { FAMILIES, type FamilyKey } from './metric-families.js';
 import { type Labels, type SeriesKey, type SeriesStore, seriesKey } from './series-store.js';
-
-/** `ms` stats are exposed in seconds; this is the one place ms become seconds for Prometheus. */
-const msToSeconds = (ms: number) => ms / 1000;
 
 /** Distinct tool names one process exports before new names fold into function="other". */
 export const DEFAULT_MAX_FUNCTION_NAMES = 50;
@@ -63,7 +61,7 @@ export class SessionSeriesSink implements MetricsSink {
   sample(s: MetricSample): void {
     const family = FAMILIES[s.stat];
     const values = family.labelNames.map((label) => this.labelValue(label, s));
-    const value = family.unit === 'ms' ? msToSeconds(s.value) : s.value;
+    const value = exportedValue(family.unit, s.value);
     const exemplar = s.traceId ? { traceId: s.traceId, value, at: s.at / 1000 } : undefined;
     this.store.observe(s.stat, this.key(s.stat, values[0], values[1]), value, exemplar);
   }
@@ -83,7 +81,7 @@ export class SessionSeriesSink implements MetricsSink {
     for (const [field, amount] of Object.entries(event.amounts) as [UsageField, number][]) {
       const def = USAGE_CATALOG[field];
       // audio is counted in ms inside; its counters are in seconds
-      const value = def.unit === 'ms' ? msToSeconds(amount) : amount;
+      const value = exportedValue(def.unit, amount);
       const key =
         'type' in def
           ? this.key(def.family, def.type, provider, model)

@@ -3,6 +3,7 @@
  * their defaults filled in.
  */
 import { resolveAlertRules } from '../alerts/rules.js';
+import { exportedValue } from '../catalog/families.js';
 import { statDef } from '../catalog/index.js';
 import { integerOption } from '../config.js';
 import { ConfigCheck, MetricsConfigError } from '../errors.js';
@@ -90,7 +91,7 @@ function boundaries(values: unknown, option: string, extra: number[]): number[] 
 function latencyThresholdsSeconds(alerts: AlertRules | undefined): number[] {
   return resolveAlertRules(alerts)
     .filter((r) => r.metric !== 'error_rate' && statDef(r.metric).unit === 'ms')
-    .flatMap((r) => [r.warning / 1000, r.critical / 1000]);
+    .flatMap((r) => [exportedValue('ms', r.warning), exportedValue('ms', r.critical)]);
 }
 
 export function resolveServerOptions(o: MetricsServerOptions): ResolvedServerOptions {
