@@ -77,8 +77,10 @@ describe('startMetricsServer', () => {
       const res = await fetch(server.url, { headers: { accept: OPENMETRICS } });
       assert.match(res.headers.get('content-type')!, /^application\/openmetrics-text/);
       const text = await res.text();
+      // the TTFT sample itself (150 ms injected; the framework can truncate it to 149 ms, as the
+      // other timing tests allow: injected − 1 ms)
       const exemplar = new RegExp(
-        `lk_agents_llm_ttft_seconds_bucket\\{agent_name="traced"[^}]*\\} 1 # \\{trace_id="${turn.traceId}"\\} 0\\.15\\d*`,
+        `lk_agents_llm_ttft_seconds_bucket\\{agent_name="traced"[^}]*\\} 1 # \\{trace_id="${turn.traceId}"\\} 0\\.1(49|5\\d)\\d*`,
       );
       assert.match(text, exemplar);
       assert.match(text, /^# TYPE lk_agents_requests counter$/m);
