@@ -3,6 +3,7 @@ import { type ResolvedOptions, resolveOptions } from './config.js';
 import { MetricsConfigError } from './errors.js';
 import { CallerReports } from './heard/caller-reports.js';
 import { InputAudioProbe } from './heard/input-audio-probe.js';
+import { OutputAudioProbe } from './heard/output-audio-probe.js';
 import { SessionListener, type SessionLike } from './ingest/session-listener.js';
 import type { Signal } from './ingest/signals.js';
 import { MetricsCore } from './metrics-core.js';
@@ -53,6 +54,7 @@ export class SessionMetrics {
   private closed = false;
   private publisher: RoomPublisher | undefined;
   private readonly probe: InputAudioProbe | undefined;
+  private readonly outputProbe: OutputAudioProbe | undefined;
 
   /** @internal use {@link attachMetrics} */
   constructor(
@@ -118,6 +120,14 @@ export class SessionMetrics {
         internalError: (where, error) => this.internalError(where, error),
       });
     }
+    if (opts.audibleOutput) {
+      this.outputProbe = new OutputAudioProbe(session, {
+        now: opts.now,
+        audible: (startedAt, audibleAt) =>
+          this.ingest({ kind: 'agent_audio_out', at: opts.now(), startedAt, audibleAt }),
+        internalError: (where, error) => this.internalError(where, error),
+      });
+    }
   }
 
   /** Statistics of one series since attach, in its unit (ms; tokens/s for `tokens_per_sec`). */
@@ -168,6 +178,7 @@ export class SessionMetrics {
     this.closed = true;
     clearInterval(this.alertTimer);
     this.probe?.close();
+    this.outputProbe?.close();
     this.listener.detach();
     this.markSessionClosed();
     this.listeners.clear();

@@ -30,6 +30,7 @@ export interface ResolvedOptions {
   /** Heard-latency reports: accepted when publishing; `from` is the allowlist. */
   heardLatency: { from: string[] | undefined } | undefined;
   acousticSpeechEnd: boolean;
+  audibleOutput: boolean;
   /** The price table, when costs were asked for. */
   prices?: PriceBook | undefined;
 }
@@ -187,6 +188,7 @@ export function resolveOptions(options: AttachMetricsOptions = {}): ResolvedOpti
       () => resolveBoolean(o.acousticSpeechEnd, 'acousticSpeechEnd'),
       true,
     ),
+    audibleOutput: check.take(() => resolveBoolean(o.audibleOutput, 'audibleOutput'), true),
     prices: check.take(() => resolvePrices(o.prices), undefined),
   };
   check.done();

@@ -66,6 +66,11 @@ export interface AttachMetricsOptions {
    * turn's `speech_end_lag` stage and `acoustic_e2e_latency`), by putting a pass-through
    * `AudioInput` in front of `session.input.audio`. Default: `true`. */
   acousticSpeechEnd?: boolean;
+  /** Watch the audio the session sends for when its first audible sample leaves the agent (the
+   * turn's `agent_output` stage: TTS leading silence and the output queue), by reading the
+   * frames handed to the output sink at the end of `session.output.audio`'s chain.
+   * Default: `true`. */
+  audibleOutput?: boolean;
   /** Your prices (per 1M tokens, per 1,000 characters, per audio minute, by provider and model,
    * in one currency): with them, `summary().usage`, each turn's `usage` and
    * the cost counter carry the cost. No prices are shipped. Validated at attach.

@@ -219,9 +219,9 @@ export class CallerReports implements MetricsSink {
     const t = entry.turn;
     if (t.interrupted || t.cancelled) return this.reject('no_turn');
     const r = p.report;
-    const agentAt = t.agentStartedSpeakingAt!;
     const speechEnd = speechEndOf(t);
-    const agentMs = agentAt - speechEnd;
+    const audibleOutAt = audibleOutOf(t);
+    const agentMs = audibleOutAt - speechEnd;
     if (r.heardLatencyMs - agentMs < -NEGATIVE_SLACK_MS) return this.reject('implausible');
     entry.reported = true;
     const stages: TurnStage[] = [];
@@ -235,13 +235,13 @@ export class CallerReports implements MetricsSink {
       });
     const split = splitHeardLatency(r, {
       speechEndReceivedAt: speechEnd,
-      firstAudioSentAt: agentAt,
+      firstAudioSentAt: audibleOutAt,
     });
     if (split) {
       add('uplink', speechEnd - split.uplinkMs, split.uplinkMs);
-      add('downlink', agentAt, split.downlinkMs);
+      add('downlink', audibleOutAt, split.downlinkMs);
     } else {
-      add('network', agentAt, r.heardLatencyMs - agentMs);
+      add('network', audibleOutAt, r.heardLatencyMs - agentMs);
     }
     const amended: TurnTimeline = {
       ...t,
@@ -275,4 +275,11 @@ export class CallerReports implements MetricsSink {
 function speechEndOf(turn: TurnTimeline): number {
   const lag = turn.stages.find((s) => s.stage === 'speech_end_lag');
   return lag?.startAt ?? turn.userStoppedSpeakingAt!;
+}
+
+/** When the turn's first audible audio left the agent: the end of its agent_output stage when
+ * the agent watched its output audio, else when it started speaking (its first frame out). */
+function audibleOutOf(turn: TurnTimeline): number {
+  const out = turn.stages.find((s) => s.stage === 'agent_output');
+  return out ? out.startAt + out.durationMs : turn.agentStartedSpeakingAt!;
 }

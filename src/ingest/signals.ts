@@ -99,6 +99,14 @@ export type Signal =
       at: number;
       lastVoicedAt: number;
     }
+  | {
+      /** The first audible sample of the agent's audio left it (src/heard/): the segment's first
+       * frame was handed to the output at `startedAt`, agent clock. */
+      kind: 'agent_audio_out';
+      at: number;
+      startedAt: number;
+      audibleAt: number;
+    }
   | { kind: 'agent_speaking'; at: number }
   /** The agent's state changed (`agent_state_changed`). */
   | { kind: 'agent_state'; at: number; state: string }

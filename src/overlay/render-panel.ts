@@ -32,6 +32,7 @@ const STAGE_LABELS: Readonly<Record<TurnStage['stage'], string>> = {
   function: 'tool',
   tts: 'TTS',
   speech_end_lag: 'end-of-speech lag',
+  agent_output: 'agent output',
   uplink: 'uplink',
   downlink: 'downlink',
   network: 'network + playout',

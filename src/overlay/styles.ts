@@ -59,6 +59,7 @@ const CSS = `
 .lkm-bar-function { background: #d6409f; }
 .lkm-bar-tts { background: #f76b15; }
 .lkm-bar-speech_end_lag { background: #a18072; }
+.lkm-bar-agent_output { background: #ad7f58; }
 .lkm-bar-uplink, .lkm-bar-downlink, .lkm-bar-network { background: #8b8d98; }
 .lkm-bar[data-outcome='error'] { outline: 1px solid #e5484d; }
 .lkm-bar[data-outcome='cancelled'] { opacity: 0.5; }

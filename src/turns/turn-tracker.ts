@@ -120,6 +120,8 @@ export class TurnTracker {
         return;
       case 'agent_speaking':
         return this.onAgentStarted(signal.at);
+      case 'agent_audio_out':
+        return this.onAgentAudioOut(signal.startedAt, signal.audibleAt);
       case 'agent_message':
         if (signal.startedSpeakingAt !== undefined) this.onAgentStarted(signal.startedSpeakingAt);
         return;
@@ -287,6 +289,19 @@ export class TurnTracker {
     if (turn.agentStartedSpeakingAt === undefined || at < turn.agentStartedSpeakingAt) {
       turn.agentStartedSpeakingAt = at;
     }
+  }
+
+  /** The turn's first audible audio out: its `agent_output` stage (the first segment's only). */
+  private onAgentAudioOut(startedAt: number, audibleAt: number): void {
+    const turn = this.turnFor(undefined);
+    if (!turn || turn.stages.some((s) => s.stage === 'agent_output')) return;
+    turn.stages.push({
+      stage: 'agent_output',
+      startAt: startedAt,
+      offsetMs: 0,
+      durationMs: audibleAt - startedAt,
+      outcome: 'ok',
+    });
   }
 
   private endTurn(id: string, at: number, interrupted: boolean): void {

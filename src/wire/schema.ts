@@ -154,6 +154,7 @@ export const TurnStageSchema = object({
     'tts',
     // where the seconds go from the caller's ear back (docs/HEARD-LATENCY.md)
     'speech_end_lag',
+    'agent_output',
     'uplink',
     'downlink',
     'network',

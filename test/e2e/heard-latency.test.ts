@@ -260,7 +260,7 @@ describe('heard latency measured by an rtc-node caller', () => {
         job.stt && job.turn.agentStartedSpeakingAt !== undefined
           ? splitHeardLatency(report, {
               speechEndReceivedAt: job.stt.speechEndedAt,
-              firstAudioSentAt: job.turn.agentStartedSpeakingAt,
+              firstAudioSentAt: job.turn.audibleOutAt ?? job.turn.agentStartedSpeakingAt,
             })
           : undefined;
       return {
@@ -270,6 +270,9 @@ describe('heard latency measured by an rtc-node caller', () => {
         e2e: job.turn.e2eLatencyMs,
         split,
         acousticEnd: job.turn.audioEndedAt ?? NaN,
+        output: (job.turn.audibleOutAt ?? NaN) - (job.turn.agentStartedSpeakingAt ?? NaN),
+        /** What the agent measured from the acoustic end to its first audible sample out. */
+        agentPart: (job.turn.audibleOutAt ?? NaN) - (job.turn.audioEndedAt ?? NaN),
         vadEnd: job.turn.userStoppedSpeakingAt ?? NaN,
         sttEnd: job.stt?.speechEndedAt,
       };
@@ -278,7 +281,9 @@ describe('heard latency measured by an rtc-node caller', () => {
       (r, i) =>
         `turn ${i + 1} ${r.phase.padEnd(7)}  heard ${r.report.heardLatencyMs.toFixed(1)} ms, ` +
         `truth ${r.truth} ms (${(r.report.heardLatencyMs - r.truth).toFixed(1)}), agent e2e ` +
-        `${f0(r.e2e)} ms, heard − e2e ${f0(r.report.heardLatencyMs - (r.e2e ?? NaN))} ms; ` +
+        `${f0(r.e2e)} ms, heard − e2e ${f0(r.report.heardLatencyMs - (r.e2e ?? NaN))} ms, ` +
+        `agent output ${f0(r.output)} ms, network (heard − acoustic end → audible out) ` +
+        `${f0(r.report.heardLatencyMs - r.agentPart)} ms; ` +
         `split: up ${f0(r.split?.uplinkMs)} + agent ${f0(r.split?.agentMs)} + down ` +
         `${f0(r.split?.downlinkMs)} (± ${r.split?.errorMs.toFixed(1) ?? '-'}; clock offset ` +
         `${r.report.clockOffsetMs ?? '-'} ms, rtt ${r.report.clockRttMs ?? '-'} ms)` +
@@ -317,6 +322,9 @@ describe('heard latency measured by an rtc-node caller', () => {
     // the part the agent does not see: heard − e2e (the same phrases, so the same agent work)
     const remainder = (rs: typeof rows) => mean(rs.map((r) => r.report.heardLatencyMs - r.e2e!));
     const remainderRise = remainder(delayed) - remainder(direct);
+    // the network and playout: heard − what the agent measured (acoustic end → audible out)
+    const network = (rs: typeof rows) => mean(rs.map((r) => r.report.heardLatencyMs - r.agentPart));
+    const networkRise = network(delayed) - network(direct);
     const upRise =
       mean(delayed.map((r) => r.split!.uplinkMs)) - mean(direct.map((r) => r.split!.uplinkMs));
     const downRise =
@@ -324,6 +332,7 @@ describe('heard latency measured by an rtc-node caller', () => {
     mark(
       `added ${DELAY_MS} ms each way: heard +${heardRise.toFixed(0)} ms, agent e2e ` +
         `${e2eRise >= 0 ? '+' : ''}${e2eRise.toFixed(0)} ms, heard − e2e +${remainderRise.toFixed(0)} ms; ` +
+        `network +${networkRise.toFixed(0)} ms; ` +
         `uplink +${upRise.toFixed(0)} ms, downlink +${downRise.toFixed(0)} ms`,
     );
     // every packet crosses the relay four times on the way from the caller's mouth to its ear
@@ -356,6 +365,7 @@ const saved: {
       truth: number;
       e2e?: number;
       split?: ReturnType<typeof splitHeardLatency>;
+      agentPart: number;
     }
   >;
 } = {};

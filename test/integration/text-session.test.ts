@@ -329,6 +329,10 @@ describe('attachMetrics on a text-mode AgentSession', () => {
       /labels\.bad-name/,
     );
     assert.throws(() => attachMetrics(session, { alertWindowMs: -5 }), /alertWindowMs/);
+    assert.throws(
+      () => attachMetrics(session, { audibleOutput: 'yes' as unknown as boolean }),
+      /audibleOutput/,
+    );
     assert.throws(() => attachMetrics({} as voice.AgentSession), /voice\.AgentSession/);
     const first = attachMetrics(session);
     assert.throws(() => attachMetrics(session), /already attached/);

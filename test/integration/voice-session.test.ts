@@ -95,9 +95,11 @@ describe('attachMetrics on the voice path', () => {
       ],
       { provider: 'acme-llm', model: 'acme-1' },
     );
+    const LEADING_SILENCE_MS = 120;
     const tts = new FakeTTS({
       ttfbMs: ({ index }) => [220, 150][index] ?? 150,
       audioMsPerChar: 30,
+      leadingSilenceMs: LEADING_SILENCE_MS,
     });
     const stt = new EnergySTT({ sttDelayMs: STT_DELAY, transcripts: ['hello', 'weather'] });
     let metrics!: SessionMetrics;
@@ -158,6 +160,17 @@ describe('attachMetrics on the voice path', () => {
       );
       within(acoustic - truth, -30, 30, `turn ${i} acoustic e2e − truth`);
       within(lag.startAt - trueEnd, -30, 30, `turn ${i} acoustic end of speech`);
+      // the agent's output: first frame out → first audible sample out, which the speaker double
+      // plays LEADING_SILENCE_MS after the segment's start (src/heard/output-audio-probe.ts)
+      const output = turn.stages.find((st) => st.stage === 'agent_output');
+      assert.ok(output, `turn ${i}: no agent_output stage`);
+      within(output.startAt - audioStart, -5, 5, `turn ${i} agent_output start`);
+      within(
+        output.startAt + output.durationMs - (audioStart + LEADING_SILENCE_MS),
+        -5,
+        5,
+        `turn ${i} first audible sample out`,
+      );
       // STT: the final transcript came STT_DELAY after the true end; the plugin measures from
       // the VAD's end, so stt + VAD lag = injected
       const sttStage = turn.stages.find((s) => s.stage === 'stt')!;

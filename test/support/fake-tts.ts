@@ -23,6 +23,8 @@ export interface FakeTTSOptions {
   toneHz?: number;
   /** Peak amplitude as a fraction of full scale. */
   amplitude?: number;
+  /** Silence at the start of each request's audio (counted in its audio), as real TTS has. */
+  leadingSilenceMs?: number;
   /**
    * Makes a request fail with a non-retryable APIStatusError when its first audio would be
    * produced. Sees the text received by then (the full reply when the LLM is faster than ttfb).
@@ -56,6 +58,7 @@ const DEFAULTS = {
   sampleRate: 24000,
   toneHz: 220,
   amplitude: 0.05,
+  leadingSilenceMs: 0,
   failStatusCode: 500,
 };
 
@@ -87,6 +90,7 @@ export class FakeTTS extends tts.TTS {
       sampleRate,
       toneHz: options.toneHz ?? DEFAULTS.toneHz,
       amplitude: options.amplitude ?? DEFAULTS.amplitude,
+      leadingSilenceMs: options.leadingSilenceMs ?? DEFAULTS.leadingSilenceMs,
       failStatusCode: options.failStatusCode ?? DEFAULTS.failStatusCode,
       fail: options.fail,
     };
@@ -161,17 +165,25 @@ export class FakeTTS extends tts.TTS {
 /** Produces sine frames with a continuous phase so consecutive frames join smoothly. */
 class ToneGenerator {
   #phase = 0;
+  #silent: number;
   constructor(
     private readonly sampleRate: number,
     private readonly hz: number,
     private readonly amplitude: number,
-  ) {}
+    leadingSilenceMs = 0,
+  ) {
+    this.#silent = Math.round((leadingSilenceMs * sampleRate) / 1000);
+  }
 
   frame(samples: number): AudioFrame {
     const data = new Int16Array(samples);
     const step = (2 * Math.PI * this.hz) / this.sampleRate;
     const peak = this.amplitude * 32767;
     for (let i = 0; i < samples; i++) {
+      if (this.#silent > 0) {
+        this.#silent--;
+        continue;
+      }
       data[i] = Math.round(Math.sin(this.#phase) * peak);
       this.#phase += step;
     }
@@ -275,7 +287,12 @@ class FakeSynthesizeStream extends tts.SynthesizeStream {
     if (shouldFail(seg.text)) throw fake._makeError(record);
 
     const { frameMs, audioMsPerChar, sampleRate } = fake.opts;
-    const tone = new ToneGenerator(sampleRate, fake.opts.toneHz, fake.opts.amplitude);
+    const tone = new ToneGenerator(
+      sampleRate,
+      fake.opts.toneHz,
+      fake.opts.amplitude,
+      fake.opts.leadingSilenceMs,
+    );
     const samplesPerFrame = Math.round((sampleRate * frameMs) / 1000);
     let producedSamples = 0;
     // the last frame is held back so it can carry final: true once the segment is flushed
@@ -341,7 +358,12 @@ class FakeChunkedStream extends tts.ChunkedStream {
     if (this.abortSignal.aborted) return;
     if (shouldFail(text)) throw fake._makeError(record);
     const { frameMs, audioMsPerChar, sampleRate } = fake.opts;
-    const tone = new ToneGenerator(sampleRate, fake.opts.toneHz, fake.opts.amplitude);
+    const tone = new ToneGenerator(
+      sampleRate,
+      fake.opts.toneHz,
+      fake.opts.amplitude,
+      fake.opts.leadingSilenceMs,
+    );
     const samplesPerFrame = Math.round((sampleRate * frameMs) / 1000);
     let remaining = Math.round((text.length * audioMsPerChar * sampleRate) / 1000);
     while (remaining > 0 && !this.abortSignal.aborted) {

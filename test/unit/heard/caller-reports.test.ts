@@ -153,6 +153,20 @@ describe('CallerReports (the agent reading heard-latency reports)', () => {
     assert.equal(stages.network, undefined);
   });
 
+  it('counts the network from when the first audible audio left the agent (agent_output)', () => {
+    const h = setup();
+    const t = turn('t1', 0, 900, 4_000);
+    // its first frame went out at +900, its first audible sample 140 ms later
+    t.stages.push({ stage: 'agent_output', startAt: T0 + 900, offsetMs: 900, durationMs: 140 });
+    h.reports.turn(t);
+    h.at(2_000);
+    h.send(report(1, 1_400), caller('alice'));
+    const network = h.amended[0]!.stages.find((s) => s.stage === 'network')!;
+    // heard − (first audible out − acoustic end) = 1400 − (1040 + 100)
+    assert.equal(network.durationMs, 1_400 - 1_140);
+    assert.equal(network.startAt, T0 + 1_040);
+  });
+
   it('rejects reports from anyone but the caller it listens to, and counts them', () => {
     const h = setup();
     h.reports.turn(turn('t1', 0, 900, 4_000));

@@ -71,6 +71,31 @@ describe('TurnTracker', () => {
     assert.deepEqual(values('acoustic_e2e_latency'), [1020]);
   });
 
+  it('gives a turn its agent_output stage from its first audible audio out, once', () => {
+    const { turns } = track([
+      { kind: 'speech_created', at: 5600, speechId: 's1', source: 'generate_reply' },
+      {
+        kind: 'end_of_turn',
+        at: 5600,
+        speechId: 's1',
+        stoppedSpeakingAt: 5000,
+        transcriptionDelayMs: 100,
+        endOfTurnDelayMs: 600,
+      },
+      { kind: 'agent_speaking', at: 5900 },
+      { kind: 'agent_audio_out', at: 5901, startedAt: 5900, audibleAt: 6040 },
+      // a later segment of the same answer (after a tool call) is not the turn's first audio
+      { kind: 'agent_audio_out', at: 6500, startedAt: 6400, audibleAt: 6450 },
+      { kind: 'speech_done', at: 7000, speechId: 's1', interrupted: false },
+    ]);
+    const out = turns[0]!.stages.filter((s) => s.stage === 'agent_output');
+    assert.deepEqual(
+      out.map((s) => [s.startAt, s.durationMs, s.offsetMs]),
+      [[5900, 140, 900]],
+    );
+    assert.equal(turns[0]!.e2eLatencyMs, 900, 'the e2e is unchanged: it ends at the first frame');
+  });
+
   it('leaves a voice turn without an acoustic end when none is near its end of speech', () => {
     const { turns, values } = track([
       { kind: 'user_audio_ended', at: 1500, lastVoicedAt: 700 },
