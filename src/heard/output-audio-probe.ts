@@ -55,8 +55,8 @@ const MAX_CHAIN = 16;
 
 interface Installed {
   sink: SinkLike;
-  original: SinkLike['captureFrame'];
-  originalClear: SinkLike['clearBuffer'] | undefined;
+  /** Each method the probe wrapped: the sink's own, and the wrapper put in its place. */
+  wrapped: Array<{ key: 'captureFrame' | 'clearBuffer'; own: unknown; wrapper: unknown }>;
   onFinished: () => void;
 }
 
@@ -65,6 +65,8 @@ export class OutputAudioProbe {
   private readonly installed: Installed[] = [];
   private readonly seen = new WeakSet<object>();
   private output: object | undefined;
+  /** The session's `audio` accessor when it was the output's own property (not its class's). */
+  private ownAccessor: PropertyDescriptor | undefined;
   private closed = false;
 
   constructor(
@@ -78,6 +80,7 @@ export class OutputAudioProbe {
       if (!output || !accessor?.get || !accessor.set) return;
       const get = accessor.get;
       const set = accessor.set;
+      if (Object.hasOwn(output, 'audio')) this.ownAccessor = accessor;
       Object.defineProperty(output, 'audio', {
         configurable: true,
         enumerable: accessor.enumerable ?? false,
@@ -98,19 +101,17 @@ export class OutputAudioProbe {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.output) Reflect.deleteProperty(this.output, 'audio');
-    for (const { sink, original, originalClear, onFinished } of this.installed) {
+    if (this.output && this.ownAccessor) {
+      Object.defineProperty(this.output, 'audio', this.ownAccessor);
+    } else if (this.output) Reflect.deleteProperty(this.output, 'audio');
+    for (const { sink, wrapped, onFinished } of this.installed) {
       try {
-        // only what is still ours: something that wrapped us later keeps its wrapper
-        if (Object.hasOwn(sink, 'captureFrame') && sink.captureFrame !== original) {
-          if (Object.getPrototypeOf(sink).captureFrame === original) {
-            Reflect.deleteProperty(sink, 'captureFrame');
-          } else sink.captureFrame = original;
-        }
-        if (originalClear && Object.hasOwn(sink, 'clearBuffer')) {
-          if (Object.getPrototypeOf(sink).clearBuffer === originalClear) {
-            Reflect.deleteProperty(sink, 'clearBuffer');
-          } else sink.clearBuffer = originalClear;
+        for (const { key, own, wrapper } of wrapped) {
+          // only what is still ours: a wrapper put over ours stays (ours passes frames through)
+          if (sink[key] !== wrapper) continue;
+          const inherited = (Object.getPrototypeOf(sink) as Partial<SinkLike> | null)?.[key];
+          if (inherited === own) Reflect.deleteProperty(sink, key);
+          else Object.assign(sink, { [key]: own });
         }
         sink.off?.('playbackFinished', onFinished);
       } catch (error) {
@@ -178,7 +179,7 @@ export class OutputAudioProbe {
       }
     };
 
-    sink.captureFrame = function (this: SinkLike, frame: AudioFrame): Promise<void> {
+    const captureFrame = function (this: SinkLike, frame: AudioFrame): Promise<void> {
       const handedAt = opts.now();
       const result = original.call(this, frame);
       if (closed()) return result;
@@ -198,13 +199,19 @@ export class OutputAudioProbe {
       }
       return result;
     };
+    sink.captureFrame = captureFrame;
+    const wrapped: Installed['wrapped'] = [
+      { key: 'captureFrame', own: original, wrapper: captureFrame },
+    ];
     if (typeof originalClear === 'function') {
-      sink.clearBuffer = function (this: SinkLike): void {
+      const clearBuffer = function (this: SinkLike): void {
         queueEnd = 0; // the queue is dropped
         return originalClear.call(this);
       };
+      sink.clearBuffer = clearBuffer;
+      wrapped.push({ key: 'clearBuffer', own: originalClear, wrapper: clearBuffer });
     }
-    this.installed.push({ sink, original, originalClear, onFinished });
+    this.installed.push({ sink, wrapped, onFinished });
   }
 }
 

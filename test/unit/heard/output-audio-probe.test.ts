@@ -140,6 +140,23 @@ describe('OutputAudioProbe', () => {
     assert.equal(s.reports.length, 1, 'nothing is read after close');
   });
 
+  it('leaves a wrapper put over its own in place on close, and stops reading', async () => {
+    const sink = new Sink();
+    const s = setup({ audio: sink });
+    const ours = sink.captureFrame;
+    let theirs = 0;
+    sink.captureFrame = (f: AudioFrame) => {
+      theirs++;
+      return ours.call(sink, f);
+    };
+    const wrapper = sink.captureFrame;
+    s.probe.close();
+    assert.equal(sink.captureFrame, wrapper, 'the later wrapper stays');
+    await sink.captureFrame(frame(0.2));
+    await s.flushed();
+    assert.deepEqual([theirs, sink.got.length, s.reports.length], [1, 1, 0]);
+  });
+
   it('passes the sink’s own failure through and contains its own', async () => {
     const sink = new Sink();
     const s = setup({ audio: sink });
