@@ -245,7 +245,8 @@ export function estimateClockOffset(samples: readonly ClockSample[]): ClockEstim
 export interface AgentTurnTimes {
   /** When the caller's last voiced sample arrived at the agent (acoustic end of speech). */
   speechEndReceivedAt: number;
-  /** When the agent's first audible frame left for the room. */
+  /** When the agent's first audible sample left for the room (the end of the turn's
+   * `agent_output` stage; its first frame out when that stage is not known). */
   firstAudioSentAt: number;
 }
 

@@ -15,10 +15,11 @@
  * held DELAY_MS (the caller's and the agent's, both ways): the caller's audio crosses the relay
  * twice to reach the agent and the answer twice to come back, 4 × DELAY_MS added. The data
  * channel's round trip (the clock exchange) must show exactly that, ±30 ms; the agent's own e2e
- * must not move (±30 ms); heard latency must rise. It does not rise by exactly the added round
- * trip here: the audio jitter buffers of this shared 2-core machine hold 200–450 ms more or less
- * from one turn to the next (the per-turn uplink and downlink in turns.txt), so three turns cannot
- * pin a constant to ±30 ms; the test asserts a rise of at least DELAY_MS and prints the rest.
+ * must not move (±30 ms); and what the caller waits beyond what the agent measured (heard − the
+ * agent's acoustic end of speech → its first audible sample out: the network and the jitter
+ * buffers) must rise by the round trip, ±30 ms, taken as the least over each call's six turns.
+ * Why the least: a jitter buffer that grew after a hiccup of this shared 2-core machine keeps the
+ * extra for the rest of its call, which moves a call's mean by up to 150 ms, never below the path.
  *
  * Logs and a per-turn table are left in test-artifacts/heard-latency/.
  */
@@ -52,7 +53,16 @@ import {
 import { UdpDelayRelay } from '../support/udp-delay-relay.js';
 import { tearDown } from '../support/teardown.js';
 
-const PHRASES = ['Hello can you hear me', 'What is the weather in Paris', 'Thank you very much'];
+/** Six utterances per call (the agent's fake STT hears hello, weather, thanks, in turn): enough
+ * turns that each call's mean is not one jitter buffer's mood. */
+const PHRASES = [
+  'Hello can you hear me',
+  'What is the weather in Paris',
+  'Thank you very much',
+  'Good morning to you',
+  'Is it going to rain today',
+  'That is all for now',
+];
 /** Delay added to every packet through the relay, each direction, in the second phase. */
 const DELAY_MS = 100;
 const PHASES = ['direct', 'delayed'] as const;
@@ -141,7 +151,7 @@ const f0 = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(0));
 describe('heard latency measured by an rtc-node caller', () => {
   it(
     'talks to the agent in two calls, directly and then over a slower network',
-    { timeout: 150_000 },
+    { timeout: 300_000 },
     async () => {
       const w = worker!;
       for (const [n, phase] of PHASES.entries()) {
@@ -159,7 +169,7 @@ describe('heard latency measured by an rtc-node caller', () => {
         mark(`${phase} call: the caller and the agent are in ${roomName}`);
         // the pool replaces the process the job took; let its start-up pass before speaking
         await w.event('prewarmed', 30_000, { n: n + 2 }).catch(() => {});
-        await c.silence(500);
+        await c.silence(3_000);
 
         const call: Exchange[] = [];
         for (const [i, speech] of speeches.entries()) {
@@ -322,9 +332,11 @@ describe('heard latency measured by an rtc-node caller', () => {
     // the part the agent does not see: heard − e2e (the same phrases, so the same agent work)
     const remainder = (rs: typeof rows) => mean(rs.map((r) => r.report.heardLatencyMs - r.e2e!));
     const remainderRise = remainder(delayed) - remainder(direct);
-    // the network and playout: heard − what the agent measured (acoustic end → audible out)
-    const network = (rs: typeof rows) => mean(rs.map((r) => r.report.heardLatencyMs - r.agentPart));
-    const networkRise = network(delayed) - network(direct);
+    // the network and playout of a turn: heard − what the agent measured (its acoustic end of
+    // speech → its first audible sample out); per call, its mean and its least
+    const network = (r: (typeof rows)[number]) => r.report.heardLatencyMs - r.agentPart;
+    const networkRise = mean(delayed.map(network)) - mean(direct.map(network));
+    const leastRise = Math.min(...delayed.map(network)) - Math.min(...direct.map(network));
     const upRise =
       mean(delayed.map((r) => r.split!.uplinkMs)) - mean(direct.map((r) => r.split!.uplinkMs));
     const downRise =
@@ -332,7 +344,7 @@ describe('heard latency measured by an rtc-node caller', () => {
     mark(
       `added ${DELAY_MS} ms each way: heard +${heardRise.toFixed(0)} ms, agent e2e ` +
         `${e2eRise >= 0 ? '+' : ''}${e2eRise.toFixed(0)} ms, heard − e2e +${remainderRise.toFixed(0)} ms; ` +
-        `network +${networkRise.toFixed(0)} ms; ` +
+        `network +${networkRise.toFixed(0)} ms (mean), +${leastRise.toFixed(0)} ms (least); ` +
         `uplink +${upRise.toFixed(0)} ms, downlink +${downRise.toFixed(0)} ms`,
     );
     // every packet crosses the relay four times on the way from the caller's mouth to its ear
@@ -349,12 +361,14 @@ describe('heard latency measured by an rtc-node caller', () => {
       Math.abs(e2eRise) <= NETWORK_MS,
       `the agent's e2e moved by ${e2eRise.toFixed(0)} ms with the network`,
     );
+    // The path's latency is the least over the call's turns: a jitter buffer that grew after a
+    // hiccup of this shared machine (a stalled process) keeps the extra for the rest of the call,
+    // which moves a call's mean by up to 150 ms (turns.txt) but never lowers a turn below the path.
     assert.ok(
-      remainderRise >= DELAY_MS,
-      `heard − e2e rose by ${remainderRise.toFixed(0)} ms for ${roundTrip} ms added`,
+      Math.abs(leastRise - roundTrip) <= NETWORK_MS,
+      `heard − the agent's part rose by ${leastRise.toFixed(0)} ms (least per call) for ` +
+        `${roundTrip} ms added`,
     );
-    // the split is printed, not asserted: the jitter buffers at both ends move it by ±200 ms from
-    // turn to turn here (see turns.txt), far more than the offset's error (± rtt / 2)
   });
 });
 
