@@ -35,7 +35,7 @@ import {
   measureHeardLatency,
   splitHeardLatency,
 } from '../../src/caller/index.js';
-import type { AgentEvent } from '../fixtures/livekit-agent.js';
+import { type AgentEvent, INJECTED } from '../fixtures/livekit-agent.js';
 import { AgentWorker } from '../support/agent-worker.js';
 import {
   type LiveKitServer,
@@ -316,6 +316,13 @@ describe('heard latency measured by an rtc-node caller', () => {
         `turn ${i + 1}: reported ${r.report.heardLatencyMs} ms, the audio says ${r.truth} ms`,
       );
       assert.ok(r.report.clockOffsetMs !== undefined, `turn ${i + 1}: the report has the offset`);
+      // the answer's leading silence, queued in the agent's AudioSource ahead of its first
+      // audible sample, is the agent's output stage
+      const lead = INJECTED.ttsLeadingSilenceMs;
+      assert.ok(
+        r.output >= lead - 5 && r.output <= lead + 30,
+        `turn ${i + 1}: agent output ${r.output} ms for ${lead} ms of leading silence`,
+      );
     }
     saved.rows = rows;
   });
