@@ -50,6 +50,9 @@ export interface OutputAudioProbeOptions {
 }
 
 const SCALE = 1 / 32768;
+/** Nothing handed to the sink for this long after its audio ran out: the next frame starts a new
+ * segment even if the sink did not report the last one finished. */
+const SEGMENT_GAP_MS = 1_000;
 /** Outputs in a chain the probe follows to find the sink; a longer chain is not followed. */
 const MAX_CHAIN = 16;
 
@@ -185,6 +188,8 @@ export class OutputAudioProbe {
       if (closed()) return result;
       try {
         const ms = frameMs(frame);
+        // a sink that never reports a segment's end: a pause in the audio ends it
+        if (open && handedAt - queueEnd > SEGMENT_GAP_MS) open = undefined;
         const starts = Math.max(handedAt, queueEnd);
         queueEnd = starts + ms;
         if (awaiting) {

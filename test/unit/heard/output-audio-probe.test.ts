@@ -121,6 +121,17 @@ describe('OutputAudioProbe', () => {
     assert.equal(s.reports[1]!.startedAt, s.now(), 'the segment began at its first frame');
   });
 
+  it('starts a new segment after a second without audio, if the sink never said one ended', async () => {
+    const sink = new Sink();
+    const s = setup({ audio: sink });
+    await sink.captureFrame(frame()); // a segment of silence only, never finished
+    s.tick(1_500);
+    const t1 = s.now();
+    await sink.captureFrame(frame(0.2));
+    await s.flushed();
+    assert.deepEqual(s.reports, [{ startedAt: t1, audibleAt: t1 + 1000 / RATE }]);
+  });
+
   it('follows a chain to its sink, for outputs assigned later too, and lets go on close', async () => {
     const sink = new Sink();
     const head = new Sink(sink);
