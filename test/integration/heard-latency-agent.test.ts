@@ -79,7 +79,10 @@ describe('attachMetrics reading callers’ heard-latency reports', () => {
     const turn = await turnDone;
     const before = metrics.summary();
     const lag = turn.stages.find((s) => s.stage === 'speech_end_lag')!;
-    const agentMs = turn.agentStartedSpeakingAt! - lag.startAt;
+    // what the agent measured itself: its acoustic end of speech → its first audible sample out
+    const output = turn.stages.find((s) => s.stage === 'agent_output');
+    assert.ok(output, 'the turn has its agent_output stage');
+    const agentMs = output.startAt + output.durationMs - lag.startAt;
 
     const caller = participant('caller', true);
     const viewer = participant('viewer', false);
