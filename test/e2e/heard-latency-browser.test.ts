@@ -227,7 +227,7 @@ describe('heard latency in a browser caller', () => {
     },
   );
 
-  // Issue 10 targets 1 % of a core; measured with alternating windows it is 1.1–1.3 % (an empty
+  // Issue 10 targets 1 % of a core; measured with alternating windows it is 0.8–1.3 % (an empty
   // worklet reading the same two media-stream sources measures 0.3–1.0 %), so this bound is what
   // holds with the machine's noise, not the target (docs/HEARD-LATENCY.md).
   it('costs at most 2 % of a core while the call runs', { timeout: 90_000 }, async () => {
