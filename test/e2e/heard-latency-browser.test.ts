@@ -45,7 +45,7 @@ const PAGE = fileURLToPath(new URL('../fixtures/heard-page/caller.page.ts', impo
 const TURNS = 4;
 const TOLERANCE_MS = 60;
 const CPU_WINDOW_MS = 4_000;
-const CPU_ROUNDS = 4;
+const CPU_ROUNDS = 6;
 /** An unknown switch Chromium ignores, to find its browser process among the machine's. */
 const MARKER = `--lkam-heard-test=${randomBytes(4).toString('hex')}`;
 
@@ -227,10 +227,10 @@ describe('heard latency in a browser caller', () => {
     },
   );
 
-  // Issue 10 targets 1 % of a core; measured with alternating windows it is 2.4–2.7 % (the
-  // AudioWorklet and the two media-stream sources it reads), so this bound is what holds today,
-  // not the target (docs/HEARD-LATENCY.md).
-  it('costs at most 4 % of a core while the call runs', { timeout: 90_000 }, async () => {
+  // Issue 10 targets 1 % of a core; measured with alternating windows it is 0.8–1.3 % (an empty
+  // worklet reading the same two media-stream sources measures 0.3–1.0 %), so this bound is what
+  // holds with the machine's noise, not the target (docs/HEARD-LATENCY.md).
+  it('costs at most 2 % of a core while the call runs', { timeout: 90_000 }, async () => {
     assert.ok(page, 'the call ran');
     const root = Number(
       readdirSync('/proc').find(
@@ -263,6 +263,6 @@ describe('heard latency in a browser caller', () => {
       `renderer CPU over ${CPU_ROUNDS} × ${CPU_WINDOW_MS / 1000} s each: ${withMeter} ms ` +
         `measuring, ${without} ms not: the measurement costs ${percent.toFixed(2)} % of a core`,
     );
-    assert.ok(percent <= 4, `the measurement costs ${percent.toFixed(2)} % of a core`);
+    assert.ok(percent <= 2, `the measurement costs ${percent.toFixed(2)} % of a core`);
   });
 });
