@@ -16,6 +16,7 @@ import { voice } from '@livekit/agents';
 import type { AudioFrame } from '@livekit/rtc-node';
 import { ReadableStream, type ReadableStreamDefaultReader } from 'node:stream/web';
 import { type VoiceEndOptions, VoiceEndDetector } from './voice-end-detector.js';
+import { findAccessor } from '../util/find-accessor.js';
 
 /** The source's stream may still be read by the session's previous consumer (a handoff
  * releases it): try again, slower and slower, until the probe closes. */
@@ -109,14 +110,6 @@ function safely(fn: () => unknown, fallback: unknown, opts: InputAudioProbeOptio
     opts.internalError('input_audio_probe', error);
     return fallback;
   }
-}
-
-function findAccessor(object: object, key: string): PropertyDescriptor | undefined {
-  for (let o: object | null = object; o; o = Object.getPrototypeOf(o) as object | null) {
-    const d = Object.getOwnPropertyDescriptor(o, key);
-    if (d) return d;
-  }
-  return undefined;
 }
 
 /** Passes a source input's frames through, showing each to `observe` first. */

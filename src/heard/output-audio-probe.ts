@@ -22,6 +22,7 @@ import {
   WINDOW_MS,
   windowLevel,
 } from '../caller/heard-latency-tracker.js';
+import { findAccessor } from '../util/find-accessor.js';
 
 /** What the probe reads of a session. */
 interface SessionWithOutput {
@@ -248,12 +249,4 @@ export function firstAudibleSample(frame: AudioFrame, threshold: number): number
     if (level.rms >= threshold && level.firstLoud >= 0) return start + level.firstLoud;
   }
   return -1;
-}
-
-function findAccessor(object: object, key: string): PropertyDescriptor | undefined {
-  for (let o: object | null = object; o; o = Object.getPrototypeOf(o) as object | null) {
-    const d = Object.getOwnPropertyDescriptor(o, key);
-    if (d) return d;
-  }
-  return undefined;
 }
