@@ -45,7 +45,8 @@ const PAGE = fileURLToPath(new URL('../fixtures/heard-page/caller.page.ts', impo
 const TURNS = 4;
 const TOLERANCE_MS = 60;
 const CPU_WINDOW_MS = 4_000;
-const CPU_ROUNDS = 6;
+const CPU_ROUNDS = 10;
+const CPU_SETTLE_MS = 1_000;
 /** An unknown switch Chromium ignores, to find its browser process among the machine's. */
 const MARKER = `--lkam-heard-test=${randomBytes(4).toString('hex')}`;
 
@@ -227,42 +228,69 @@ describe('heard latency in a browser caller', () => {
     },
   );
 
-  // Issue 10 targets 1 % of a core; measured with alternating windows it is 0.8–1.3 % (an empty
-  // worklet reading the same two media-stream sources measures 0.3–1.0 %), so this bound is what
-  // holds with the machine's noise, not the target (docs/HEARD-LATENCY.md).
-  it('costs at most 2 % of a core while the call runs', { timeout: 90_000 }, async () => {
-    assert.ok(page, 'the call ran');
-    const root = Number(
-      readdirSync('/proc').find(
-        (pid) =>
-          /^\d+$/.test(pid) &&
-          readCmdline(pid).includes(MARKER) &&
-          !readCmdline(pid).includes('--type='),
-      ),
-    );
-    assert.ok(root > 0, "Chromium's browser process");
-    const sample = async () => {
-      const pids = processTree(root);
-      const before = cpuMs(pids, '--type=renderer');
-      await new Promise((r) => setTimeout(r, CPU_WINDOW_MS));
-      return cpuMs(pids, '--type=renderer') - before;
-    };
-    // Windows without and with the measurement alternate, so the call's own load (the agent
-    // answering the looping fake microphone, WebRTC decoding) falls on both sides alike.
-    await page.page.evaluate(() => (globalThis as any).__stopMeasuring());
-    let withMeter = 0;
-    let without = 0;
-    for (let round = 0; round < CPU_ROUNDS; round++) {
-      without += await sample();
-      await page.page.evaluate(() => (globalThis as any).__startMeasuring());
-      withMeter += await sample();
+  // The running cost, against issue 10's 1 % of a core: ten pairs of 4 s windows, each a second
+  // after the start or stop. Over ten runs it averaged 0.40 % (−0.63 to 1.00 %); one run's noise
+  // is about ±0.5 % (the call's own load), so a run is held to 2 % (docs/HEARD-LATENCY.md).
+  it(
+    'costs at most 2 % of a core while the call runs (0.4 % on average)',
+    { timeout: 180_000 },
+    async () => {
+      assert.ok(page, 'the call ran');
+      const root = Number(
+        readdirSync('/proc').find(
+          (pid) =>
+            /^\d+$/.test(pid) &&
+            readCmdline(pid).includes(MARKER) &&
+            !readCmdline(pid).includes('--type='),
+        ),
+      );
+      assert.ok(root > 0, "Chromium's browser process");
+      const sample = async (
+        ms = CPU_WINDOW_MS,
+        during: () => Promise<unknown> = async () => {},
+      ) => {
+        const pids = processTree(root);
+        const before = cpuMs(pids, '--type=renderer');
+        await during();
+        await new Promise((r) => setTimeout(r, ms));
+        return cpuMs(pids, '--type=renderer') - before;
+      };
+      // Windows without and with the measurement alternate, so the call's own load (the agent
+      // answering the looping fake microphone, WebRTC decoding) falls on both sides alike.
       await page.page.evaluate(() => (globalThis as any).__stopMeasuring());
-    }
-    const percent = ((withMeter - without) / (CPU_ROUNDS * CPU_WINDOW_MS)) * 100;
-    mark(
-      `renderer CPU over ${CPU_ROUNDS} × ${CPU_WINDOW_MS / 1000} s each: ${withMeter} ms ` +
-        `measuring, ${without} ms not: the measurement costs ${percent.toFixed(2)} % of a core`,
-    );
-    assert.ok(percent <= 2, `the measurement costs ${percent.toFixed(2)} % of a core`);
-  });
+      let withMeter = 0;
+      let without = 0;
+      // Each start loads the worklet anew and builds its graph, each stop tears it down, which a
+      // page does once per call: the running cost is measured from a second after, and the start
+      // (the second that follows it, against the second after a stop) is reported apart.
+      const start = () => page!.page.evaluate(() => (globalThis as any).__startMeasuring());
+      const stop = () => page!.page.evaluate(() => (globalThis as any).__stopMeasuring());
+      const rounds: string[] = [];
+      let starting = 0;
+      let stopping = 0;
+      // off-on, then on-off (ABBA): a call whose load drifts weighs on both sides alike
+      for (let round = 0; round < CPU_ROUNDS; round++) {
+        const offFirst = round % 2 === 0;
+        const off = offFirst ? await sample() : 0;
+        starting += await sample(CPU_SETTLE_MS, start);
+        const on = await sample();
+        stopping += await sample(CPU_SETTLE_MS, stop);
+        const offAfter = offFirst ? off : await sample();
+        without += offAfter;
+        withMeter += on;
+        rounds.push(`${on}/${offAfter}`);
+      }
+      mark(
+        `a start costs ${((starting - stopping) / CPU_ROUNDS).toFixed(0)} ms of renderer CPU more ` +
+          `than a stop, in the second it takes (${starting} and ${stopping} ms over ${CPU_ROUNDS})`,
+      );
+      const percent = ((withMeter - without) / (CPU_ROUNDS * CPU_WINDOW_MS)) * 100;
+      mark(
+        `renderer CPU over ${CPU_ROUNDS} × ${CPU_WINDOW_MS / 1000} s each: ${withMeter} ms ` +
+          `measuring, ${without} ms not (per round ${rounds.join(' ')}): the measurement costs ` +
+          `${percent.toFixed(2)} % of a core`,
+      );
+      assert.ok(percent <= 2, `the measurement costs ${percent.toFixed(2)} % of a core`);
+    },
+  );
 });
