@@ -37,6 +37,15 @@ const llm = (
   tokensPerSec: 20 / (durationMs / 1000),
   ...P,
 });
+/** The framework's end of the user's voice turn s1: speech stopped at 5000, reported at 5600. */
+const endOfVoiceTurn: Signal = {
+  kind: 'end_of_turn',
+  at: 5600,
+  speechId: 's1',
+  stoppedSpeakingAt: 5000,
+  transcriptionDelayMs: 100,
+  endOfTurnDelayMs: 600,
+};
 const tts = (at: number, ttfbMs: number, durationMs: number, speechId = 's1'): Signal => ({
   kind: 'tts_request',
   at,
@@ -54,14 +63,7 @@ describe('TurnTracker', () => {
       { kind: 'user_audio_ended', at: 1500, lastVoicedAt: 700 }, // an earlier utterance
       { kind: 'user_audio_ended', at: 5100, lastVoicedAt: 4880 },
       { kind: 'speech_created', at: 5600, speechId: 's1', source: 'generate_reply' },
-      {
-        kind: 'end_of_turn',
-        at: 5600,
-        speechId: 's1',
-        stoppedSpeakingAt: 5000,
-        transcriptionDelayMs: 100,
-        endOfTurnDelayMs: 600,
-      },
+      endOfVoiceTurn,
       { kind: 'agent_speaking', at: 5900 },
       { kind: 'speech_done', at: 7000, speechId: 's1', interrupted: false },
     ]);
@@ -74,14 +76,7 @@ describe('TurnTracker', () => {
   it('gives a turn its agent_output stage from its first audible audio out, once', () => {
     const { turns } = track([
       { kind: 'speech_created', at: 5600, speechId: 's1', source: 'generate_reply' },
-      {
-        kind: 'end_of_turn',
-        at: 5600,
-        speechId: 's1',
-        stoppedSpeakingAt: 5000,
-        transcriptionDelayMs: 100,
-        endOfTurnDelayMs: 600,
-      },
+      endOfVoiceTurn,
       { kind: 'agent_speaking', at: 5900 },
       { kind: 'agent_audio_out', at: 5901, startedAt: 5900, audibleAt: 6040 },
       // a later segment of the same answer (after a tool call) is not the turn's first audio
@@ -100,14 +95,7 @@ describe('TurnTracker', () => {
     const { turns, values } = track([
       { kind: 'user_audio_ended', at: 1500, lastVoicedAt: 700 },
       { kind: 'speech_created', at: 5600, speechId: 's1', source: 'generate_reply' },
-      {
-        kind: 'end_of_turn',
-        at: 5600,
-        speechId: 's1',
-        stoppedSpeakingAt: 5000,
-        transcriptionDelayMs: 100,
-        endOfTurnDelayMs: 600,
-      },
+      endOfVoiceTurn,
       { kind: 'agent_speaking', at: 5900 },
       { kind: 'speech_done', at: 7000, speechId: 's1', interrupted: false },
     ]);
