@@ -59,8 +59,11 @@ const FRAME_MS = 10;
  * sending while nobody speaks.
  */
 class Microphone {
-  // a short queue: audio that a stalled clock pushes late goes out late, not a whole queue later
-  readonly source = new AudioSource(SPEECH_SAMPLE_RATE, 1, 100);
+  // no queue (queueSize 0: rtc-node hands each frame straight to the encoder): a frame goes out
+  // when the clock pushes it. A queued source is drained by a 10 ms timer that never catches up,
+  // so each late tick would leave the queue fuller for the rest of the call (up to its size),
+  // and the caller's audio would leave later than the clip's records say
+  readonly source = new AudioSource(SPEECH_SAMPLE_RATE, 1, 0);
   /** What sends a frame: the source's own captureFrame, or a helper that taps it on the way. */
   capture = (source: AudioSource, frame: AudioFrame): Promise<void> => source.captureFrame(frame);
   private readonly queue: QueuedClip[] = [];
