@@ -75,7 +75,11 @@ export interface HeardLatencyMeter {
    * included, in order.
    */
   micFrame(frame: AudioFrame, capturedAt?: number): void;
-  /** `source.captureFrame(frame)`, with the frame handed to {@link micFrame} as it goes. */
+  /**
+   * `source.captureFrame(frame)`, with the frame handed to {@link micFrame} as it goes: its last
+   * sample counts as sent once the audio already queued in `source` has gone (at once for a
+   * source made with a queue size of 0, which suits a caller that paces its frames in real time).
+   */
   captureFrame(source: AudioSource, frame: AudioFrame): Promise<void>;
   /** Reports so far, oldest first (the last 1000). */
   readonly reports: readonly HeardLatencyReport[];
@@ -90,6 +94,24 @@ const MAX_REPORTS = 1_000;
 const MAX_CLOCK_SAMPLES = 16;
 const MAX_PINGS_IN_FLIGHT = 16;
 const FIRST_PINGS_MS = [0, 300, 600];
+
+/**
+ * How long the audio already queued in `source` takes to go out, ms: a frame handed to it now
+ * starts leaving that much later. A source made with a queue size of 0 hands each frame straight
+ * to the encoder (rtc-node's fast path); a queued one is drained 10 ms at a time, and rtc-node
+ * keeps its own account of what is queued (`queuedDuration`, assuming it drains in real time).
+ * A queue that could not be read counts as empty.
+ */
+export function queuedAhead(source: unknown): number {
+  try {
+    const s = source as { queueSize?: unknown; queuedDuration?: unknown };
+    if (s.queueSize === 0) return 0;
+    const queued = s.queuedDuration;
+    return typeof queued === 'number' && Number.isFinite(queued) && queued > 0 ? queued : 0;
+  } catch {
+    return 0;
+  }
+}
 
 /** Tenths of a millisecond (and never -0, which JSON would turn into 0). */
 const round1 = (x: number) => Math.round(x * 10) / 10 || 0;
@@ -160,7 +182,8 @@ class Meter implements HeardLatencyMeter {
   }
 
   async captureFrame(source: AudioSource, frame: AudioFrame): Promise<void> {
-    this.micFrame(frame);
+    // a queued source sends the frame once the audio ahead of it has gone
+    this.micFrame(frame, this.now() + queuedAhead(source));
     await source.captureFrame(frame);
   }
 
