@@ -376,7 +376,8 @@ describe('heard latency measured by an rtc-node caller', () => {
     // round trip: a turn's is the path plus whatever the jitter buffers hold beyond it, which is
     // more on the first answer after the switch (the mean rose 382–391 ms in five runs, the least
     // 388–398 ms). The caller's microphone sends without a queue (room-participant.ts): a queued
-    // one kept up to 100 ms more for the rest of a call after a stall, and once made this 363 ms.
+    // one kept up to 100 ms more for the rest of a call after a stall (most likely what made
+    // this 363 ms in one CI run).
     assert.ok(
       Math.abs(leastRise - roundTrip) <= NETWORK_MS,
       `heard − the agent's part rose by ${leastRise.toFixed(0)} ms (least of each phase's turns) ` +
