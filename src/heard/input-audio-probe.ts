@@ -5,12 +5,16 @@
  * framework's own recorder does (voice/recorder_io/recorder_io.ts, `RecorderAudioInput`): frames
  * go through unchanged and in order, and the detector reads them on the way.
  *
- * Why at assignment: in @livekit/agents 1.9 assigning `session.input.audio` after
- * `session.start()` does not reach the running activity (voice/agent_session.ts:773 passes
- * `this.onAudioInputChanged` unbound, so its `this.started` check fails, :1839), and the room's
- * input is assigned inside `start()`, just before the activity attaches it. So the probe wraps
- * the input present at attach (before start) and every input assigned later; attach metrics
- * before `session.start()` for the acoustic end of speech.
+ * Why at assignment: the room's input is assigned inside `start()`, just before the activity
+ * attaches it, and a user may assign another one later. So the probe wraps the input present at
+ * attach and every input assigned later. In @livekit/agents 1.9 assigning `session.input.audio`
+ * after `session.start()` does not reach the running activity (voice/agent_session.ts:773 passes
+ * `this.onAudioInputChanged` unbound, so its `this.started` check fails, :1839; and called bound,
+ * it fails too: the activity's recognition takes one source, "Stream source already set"). So
+ * when attached to a started session, the probe puts its wrapper in place of the input inside
+ * the running activity's own input stream (see runningActivity): the activity reads the same
+ * audio through the wrapper from then on, and a handoff attaches the wrapper as the input. (An
+ * input a user assigns after start stays unread, as it is without the plugin.)
  */
 import { voice } from '@livekit/agents';
 import type { AudioFrame } from '@livekit/rtc-node';
@@ -71,10 +75,20 @@ export class InputAudioProbe {
           ),
       });
       this.input = input;
-      // an input assigned before start is attached by start(); after it, wrapping is useless
-      if (s.agentState === 'initializing') {
-        const current: unknown = get.call(input);
-        if (current instanceof voice.AudioInput) set.call(input, wrap(current));
+      const current: unknown = get.call(input);
+      if (current instanceof voice.AudioInput && !this.mine.has(current)) {
+        if (s.agentState === 'initializing') {
+          // start() attaches what is assigned by then
+          set.call(input, wrap(current));
+        } else {
+          // a started session reads its input already: put the wrapper in its place there
+          const activity = runningActivity(session);
+          if (activity) {
+            const wrapped = wrap(current) as voice.AudioInput;
+            set.call(input, wrapped);
+            activity.replaceInput(wrapped.stream);
+          }
+        }
       }
     } catch (error) {
       opts.internalError('input_audio_probe', error);
@@ -101,6 +115,35 @@ export class InputAudioProbe {
       () => this.closed,
     );
   }
+}
+
+/**
+ * The running activity of a started session, as @livekit/agents 1.9 has it: it reads the input's
+ * stream through a `MultiInputStream` (`audioStream`, the input's id `audioStreamId`), which
+ * takes a new input and lets go of an old one. Undefined when the session is not shaped so.
+ */
+function runningActivity(
+  session: unknown,
+): { replaceInput(stream: ReadableStream<AudioFrame>): void } | undefined {
+  const activity = (session as { activity?: { audioStream?: unknown; audioStreamId?: unknown } })
+    .activity;
+  const multi = activity?.audioStream as
+    { addInputStream?: unknown; removeInputStream?: unknown } | undefined;
+  const id = activity?.audioStreamId;
+  const add = multi?.addInputStream;
+  const remove = multi?.removeInputStream;
+  if (typeof add !== 'function' || typeof remove !== 'function' || typeof id !== 'string') {
+    return undefined;
+  }
+  return {
+    replaceInput(stream) {
+      // the wrapper first: if it cannot be added, the activity keeps its input. The wrapper
+      // takes the input's reader once the activity lets go of it (it retries after 10 ms);
+      // frames wait in the input's stream meanwhile
+      activity!.audioStreamId = add.call(multi, stream) as unknown;
+      void Promise.resolve(remove.call(multi, id)).catch(() => {});
+    },
+  };
 }
 
 function safely(fn: () => unknown, fallback: unknown, opts: InputAudioProbeOptions): unknown {

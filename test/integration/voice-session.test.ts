@@ -220,6 +220,42 @@ describe('attachMetrics on the voice path', () => {
     await metrics.close();
   });
 
+  it('finds the acoustic end of speech when attached after session.start()', async () => {
+    const speech = await speak('Hello there how are you today');
+    const llm = new ScriptedLLM([
+      { input: 'hello', content: 'I am fine, thank you.', ttft: 150, duration: 200 },
+    ]);
+    const stt = new EnergySTT({ sttDelayMs: 200, transcripts: ['hello'] });
+    const h = await startVoiceSession({ llm, stt, minEndpointingDelayMs: 400 });
+    harnesses.push(h);
+    await h.input.playSilence(300);
+    // the session already reads its input: the probe has it read the same audio through its own
+    // wrapper from now on
+    const metrics = attachMetrics(h.session);
+    await h.input.playSilence(200);
+    const turn = nextTurn(metrics);
+    const sent = await h.input.playSpeech(speech);
+    const t = await turn;
+    await h.input.playSilence(300);
+    const audioStart = h.output.segments[0]!.startedAt;
+    const truth = audioStart - sent.speechEndedAt!;
+    const lag = t.stages.find((st) => st.stage === 'speech_end_lag');
+    assert.ok(lag, 'a speech_end_lag stage: the acoustic end of speech was found');
+    const acoustic = t.agentStartedSpeakingAt! - lag.startAt;
+    console.log(
+      `attached after start: truth ${truth.toFixed(1)} ms, acoustic e2e ${acoustic.toFixed(1)} ms, ` +
+        `framework e2e ${t.e2eLatencyMs} ms`,
+    );
+    within(acoustic - truth, -30, 30, 'acoustic e2e − truth');
+    within(lag.startAt - sent.speechEndedAt!, -30, 30, 'acoustic end of speech');
+    const s = metrics.summary();
+    assert.equal(s.stats.acoustic_e2e_latency.count, 1);
+    // every frame still reached the session: it heard and answered the utterance
+    assert.equal(s.stats.stt_latency.count, 1);
+    assert.equal(s.health.internalErrors, 0);
+    await metrics.close();
+  });
+
   it('flags a barged-in turn as interrupted and keeps what was measured before the barge-in', async () => {
     const phrases = ['Tell me a long story', 'Wait stop please'];
     const [story, stop] = await Promise.all(phrases.map((p) => speak(p)));
