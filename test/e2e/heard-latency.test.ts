@@ -110,7 +110,11 @@ before(
     server = await startLiveKitServer({ logDir: artifacts, nodeIp: '127.0.0.2' });
     relay = await UdpDelayRelay.start('127.0.0.2', server.udpPort, '127.0.0.1');
     mark(`livekit-server on ${server.url}, media through the relay on 127.0.0.2:${server.udpPort}`);
-    worker = AgentWorker.start(server, join(artifacts, 'agent-worker.log'));
+    // each job attaches metrics once its session has started (the other end-to-end tests attach
+    // before): the acoustic end of speech, which the agent's part starts at, must be found either way
+    worker = AgentWorker.start(server, join(artifacts, 'agent-worker.log'), {
+      attachAfterStart: true,
+    });
     await worker.registered(60_000);
     await worker.event('prewarmed', 60_000);
     mark('worker registered, an idle job process is warm');

@@ -47,14 +47,23 @@ export class AgentWorker {
     this.forget = killOnExit(() => killGroup(proc));
   }
 
-  /** Starts the worker against `server`; its log goes to `logPath`. */
-  static start(server: LiveKitServer, logPath: string): AgentWorker {
+  /**
+   * Starts the worker against `server`; its log goes to `logPath`. With `attachAfterStart`, each
+   * job attaches metrics once its session has started (the fixture's E2E_ATTACH_AFTER_START).
+   */
+  static start(
+    server: LiveKitServer,
+    logPath: string,
+    opts: { attachAfterStart?: boolean } = {},
+  ): AgentWorker {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       LIVEKIT_URL: server.url,
       LIVEKIT_API_KEY: server.apiKey,
       LIVEKIT_API_SECRET: server.apiSecret,
     };
+    if (opts.attachAfterStart) env.E2E_ATTACH_AFTER_START = '1';
+    else delete env.E2E_ATTACH_AFTER_START;
     // the worker starts its own hub; one inherited from the test would make it a "job process"
     delete env.LIVEKIT_AGENTS_METRICS_HUB;
     delete env.LIVEKIT_AGENT_NAME;
