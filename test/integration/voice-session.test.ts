@@ -109,7 +109,7 @@ describe('attachMetrics on the voice path', () => {
       stt,
       tools: createTestTools({ weatherDelayMs: TOOL_MS }),
       minEndpointingDelayMs: 400,
-      // attached before start, so it watches the input audio (src/heard/input-audio-probe.ts)
+      // attached before start (a test below attaches after it): it watches the input audio
       beforeStart: (session) => {
         metrics = attachMetrics(session, { labels: { agent_name: 'voice-test' } });
       },
