@@ -137,6 +137,8 @@ function runningActivity(
   }
   return {
     replaceInput(stream) {
+      // a framework that reattaches an input assigned after start has done it already
+      if (activity!.audioStream !== multi) return;
       // the wrapper first: if it cannot be added, the activity keeps its input. The wrapper
       // takes the input's reader once the activity lets go of it (it retries after 10 ms);
       // frames wait in the input's stream meanwhile
