@@ -18,6 +18,7 @@ import {
   TrackKind,
 } from '@livekit/rtc-node';
 import { MetricsConfigError } from '../errors.js';
+import { queuedInSource } from '../util/audio-source-queue.js';
 import { DEFAULT_TOPIC } from '../wire/messages.js';
 import {
   type ClockEstimate,
@@ -95,24 +96,6 @@ const MAX_CLOCK_SAMPLES = 16;
 const MAX_PINGS_IN_FLIGHT = 16;
 const FIRST_PINGS_MS = [0, 300, 600];
 
-/**
- * How long the audio already queued in `source` takes to go out, ms: a frame handed to it now
- * starts leaving that much later. A source made with a queue size of 0 hands each frame straight
- * to the encoder (rtc-node's fast path); a queued one is drained 10 ms at a time, and rtc-node
- * keeps its own account of what is queued (`queuedDuration`, assuming it drains in real time).
- * A queue that could not be read counts as empty.
- */
-export function queuedAhead(source: unknown): number {
-  try {
-    const s = source as { queueSize?: unknown; queuedDuration?: unknown };
-    if (s.queueSize === 0) return 0;
-    const queued = s.queuedDuration;
-    return typeof queued === 'number' && Number.isFinite(queued) && queued > 0 ? queued : 0;
-  } catch {
-    return 0;
-  }
-}
-
 /** Tenths of a millisecond (and never -0, which JSON would turn into 0). */
 const round1 = (x: number) => Math.round(x * 10) / 10 || 0;
 
@@ -183,7 +166,7 @@ class Meter implements HeardLatencyMeter {
 
   async captureFrame(source: AudioSource, frame: AudioFrame): Promise<void> {
     // a queued source sends the frame once the audio ahead of it has gone
-    this.micFrame(frame, this.now() + queuedAhead(source));
+    this.micFrame(frame, this.now() + (queuedInSource(source) ?? 0));
     await source.captureFrame(frame);
   }
 

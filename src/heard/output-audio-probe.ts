@@ -22,6 +22,7 @@ import {
   WINDOW_MS,
   windowLevel,
 } from '../caller/heard-latency-tracker.js';
+import { queuedInSource } from '../util/audio-source-queue.js';
 import { findAccessor } from '../util/find-accessor.js';
 
 /** What the probe reads of a session. */
@@ -36,7 +37,7 @@ interface SinkLike {
   on(event: string, listener: () => void): unknown;
   off?(event: string, listener: () => void): unknown;
   nextInChain?: unknown;
-  audioSource?: { queuedDuration?: unknown };
+  audioSource?: unknown;
 }
 
 export interface OutputAudioProbeOptions {
@@ -171,11 +172,8 @@ export class OutputAudioProbe {
         if (index < 0) return;
         awaiting = false;
         // the source's own queue, which holds this frame at its end, when it has one
-        const queued = source?.queuedDuration;
-        const startsAt =
-          typeof queued === 'number' && Number.isFinite(queued) && queued >= 0
-            ? opts.now() + Math.max(0, queued - ms)
-            : modelled;
+        const queued = queuedInSource(source);
+        const startsAt = queued !== undefined ? opts.now() + Math.max(0, queued - ms) : modelled;
         const audibleAt = startsAt + (index / frame.sampleRate) * 1000;
         opts.audible(segment.startedAt, Math.max(segment.startedAt, audibleAt));
       } catch (error) {

@@ -1,7 +1,7 @@
 import { AudioFrame, AudioSource } from '@livekit/rtc-node';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { queuedAhead } from '../../../src/caller/measure-heard-latency.js';
+import { queuedInSource } from '../../../src/util/audio-source-queue.js';
 
 const RATE = 16_000;
 const tenMs = () => new AudioFrame(new Int16Array(RATE / 100), RATE, 1, RATE / 100);
@@ -11,12 +11,12 @@ async function push(source: AudioSource, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await source.captureFrame(tenMs());
 }
 
-describe('queuedAhead: when a frame handed to an rtc-node AudioSource starts leaving', () => {
+describe('queuedInSource: when a frame handed to an rtc-node AudioSource starts leaving', () => {
   it('is at once for a source without a queue, however fast frames come', async () => {
     const source = new AudioSource(RATE, 1, 0);
     try {
       await push(source, 30);
-      assert.equal(queuedAhead(source), 0);
+      assert.equal(queuedInSource(source), 0);
     } finally {
       await source.close();
     }
@@ -25,11 +25,11 @@ describe('queuedAhead: when a frame handed to an rtc-node AudioSource starts lea
   it('is after the audio queued ahead of it in a queued source', async () => {
     const source = new AudioSource(RATE, 1, 500);
     try {
-      assert.equal(queuedAhead(source), 0, 'nothing queued yet');
+      assert.equal(queuedInSource(source), 0, 'nothing queued yet');
       // 300 ms handed over at once: the source sends 10 ms per 10 ms
       const t = performance.now();
       await push(source, 30);
-      const ahead = queuedAhead(source);
+      const ahead = queuedInSource(source)!;
       const elapsed = performance.now() - t;
       assert.ok(
         ahead <= 300 && ahead >= 300 - elapsed - 15,
@@ -38,7 +38,7 @@ describe('queuedAhead: when a frame handed to an rtc-node AudioSource starts lea
       // and it drains as time passes
       const t1 = performance.now();
       await new Promise((r) => setTimeout(r, 100));
-      const later = queuedAhead(source);
+      const later = queuedInSource(source)!;
       const waited = performance.now() - t1;
       assert.ok(
         Math.abs(ahead - later - waited) <= 15,
@@ -49,7 +49,13 @@ describe('queuedAhead: when a frame handed to an rtc-node AudioSource starts lea
     }
   });
 
-  it('counts what it cannot read as nothing queued', () => {
+  it("takes the account of a source shaped like rtc-node's, and 0 for one without a queue", () => {
+    assert.equal(queuedInSource({ queuedDuration: 0 }), 0);
+    assert.equal(queuedInSource({ queueSize: 1000, queuedDuration: 420 }), 420);
+    assert.equal(queuedInSource({ queueSize: 0, queuedDuration: 50 }), 0);
+  });
+
+  it('is unknown when the source has no queue account it can read', () => {
     for (const [i, source] of [
       undefined,
       null,
@@ -64,7 +70,7 @@ describe('queuedAhead: when a frame handed to an rtc-node AudioSource starts lea
         },
       },
     ].entries()) {
-      assert.equal(queuedAhead(source), 0, `source ${i}`);
+      assert.equal(queuedInSource(source), undefined, `source ${i}`);
     }
   });
 });
