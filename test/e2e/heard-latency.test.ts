@@ -15,7 +15,7 @@
  * caller's and the agent's, both ways), then six without: the caller's audio crosses the relay
  * twice to reach the agent and the answer twice to come back, 4 × DELAY_MS added. The data
  * channel's round trip (the clock exchange) must show exactly that, ±30 ms; the agent's own e2e
- * must not move (±30 ms); and what the caller waits beyond what the agent measured (heard − the
+ * (from the acoustic end of speech, its acoustic_e2e_latency) must not move (±30 ms); and what the caller waits beyond what the agent measured (heard − the
  * agent's acoustic end of speech → its first audible sample out: the network and the jitter
  * buffers) must rise by the round trip, ±30 ms, the least of each phase's turns. One call, not two:
  * each call's jitter buffers settle at a level of their own (up to 12 ms apart in five calls
@@ -289,6 +289,8 @@ describe('heard latency measured by an rtc-node caller', () => {
         output: (job.turn.audibleOutAt ?? NaN) - (job.turn.agentStartedSpeakingAt ?? NaN),
         /** What the agent measured from the acoustic end to its first audible sample out. */
         agentPart: (job.turn.audibleOutAt ?? NaN) - (job.turn.audioEndedAt ?? NaN),
+        /** The agent's e2e from the acoustic end of speech (its `acoustic_e2e_latency`). */
+        acousticE2e: (job.turn.agentStartedSpeakingAt ?? NaN) - (job.turn.audioEndedAt ?? NaN),
         vadEnd: job.turn.userStoppedSpeakingAt ?? NaN,
         sttEnd: job.stt?.speechEndedAt,
       };
@@ -342,6 +344,8 @@ describe('heard latency measured by an rtc-node caller', () => {
       mean(delayed.map((r) => r.report.heardLatencyMs)) -
       mean(direct.map((r) => r.report.heardLatencyMs));
     const e2eRise = mean(delayed.map((r) => r.e2e!)) - mean(direct.map((r) => r.e2e!));
+    const acousticE2eRise =
+      mean(delayed.map((r) => r.acousticE2e)) - mean(direct.map((r) => r.acousticE2e));
     // the part the agent does not see: heard − e2e (the same phrases, so the same agent work)
     const remainder = (rs: typeof rows) => mean(rs.map((r) => r.report.heardLatencyMs - r.e2e!));
     const remainderRise = remainder(delayed) - remainder(direct);
@@ -356,7 +360,9 @@ describe('heard latency measured by an rtc-node caller', () => {
       mean(delayed.map((r) => r.split!.downlinkMs)) - mean(direct.map((r) => r.split!.downlinkMs));
     mark(
       `added ${DELAY_MS} ms each way: heard +${heardRise.toFixed(0)} ms, agent e2e ` +
-        `${e2eRise >= 0 ? '+' : ''}${e2eRise.toFixed(0)} ms, heard − e2e +${remainderRise.toFixed(0)} ms; ` +
+        `${e2eRise >= 0 ? '+' : ''}${e2eRise.toFixed(0)} ms (from the acoustic end ` +
+        `${acousticE2eRise >= 0 ? '+' : ''}${acousticE2eRise.toFixed(0)} ms), heard − e2e ` +
+        `+${remainderRise.toFixed(0)} ms; ` +
         `network +${networkRise.toFixed(0)} ms (mean), +${leastRise.toFixed(0)} ms (least); ` +
         `uplink +${upRise.toFixed(0)} ms, downlink +${downRise.toFixed(0)} ms`,
     );
@@ -370,9 +376,14 @@ describe('heard latency measured by an rtc-node caller', () => {
       Math.abs(rttRise - roundTrip) <= NETWORK_MS,
       `the data channel's round trip rose by ${rttRise.toFixed(0)} ms, not ${roundTrip}`,
     );
+    // the agent's e2e, from the acoustic end of speech: the framework's own e2e starts at its
+    // VAD's estimate, which trails the audio by 11–140 ms depending on where Silero's 32 ms
+    // windows fall, so its mean over six turns moved −27 to +21 ms between the phases in eleven
+    // runs, where this one moved +4 to +14 ms (the seven of them whose tables were kept)
     assert.ok(
-      Math.abs(e2eRise) <= NETWORK_MS,
-      `the agent's e2e moved by ${e2eRise.toFixed(0)} ms with the network`,
+      Math.abs(acousticE2eRise) <= NETWORK_MS,
+      `the agent's e2e (from the acoustic end) moved by ${acousticE2eRise.toFixed(0)} ms with ` +
+        `the network`,
     );
     // heard latency = the agent's part + the network's: the agent's part stays (its e2e does not
     // move), so heard latency rises by what the network's part rises, the round trip. Each
@@ -398,6 +409,7 @@ const saved: {
       e2e?: number;
       split?: ReturnType<typeof splitHeardLatency>;
       agentPart: number;
+      acousticE2e: number;
     }
   >;
 } = {};
