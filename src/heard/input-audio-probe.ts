@@ -20,7 +20,7 @@ import { voice } from '@livekit/agents';
 import type { AudioFrame } from '@livekit/rtc-node';
 import { ReadableStream, type ReadableStreamDefaultReader } from 'node:stream/web';
 import { type VoiceEndOptions, VoiceEndDetector } from './voice-end-detector.js';
-import { findAccessor } from '../util/find-accessor.js';
+import { type InterposedAccessor, interposeAccessor } from '../util/interpose-accessor.js';
 
 /** The source's stream may still be read by the session's previous consumer (a handoff
  * releases it): try again, slower and slower, until the probe closes. */
@@ -43,49 +43,41 @@ export interface InputAudioProbeOptions extends VoiceEndOptions {
 
 export class InputAudioProbe {
   private readonly mine = new WeakSet<object>();
-  private input: object | undefined;
+  /** The session's `input.audio`, watched. */
+  private audio: InterposedAccessor | undefined;
   private closed = false;
 
   constructor(session: unknown, opts: InputAudioProbeOptions) {
     try {
       const s = session as SessionWithInput;
-      const input = s.input;
-      const accessor = input && findAccessor(input, 'audio');
-      if (!input || !accessor?.get || !accessor.set) return;
-      const get = accessor.get;
-      const set = accessor.set;
+      if (!s.input) return;
       const wrap = (audio: unknown): unknown => {
         if (this.closed || !(audio instanceof voice.AudioInput) || this.mine.has(audio)) {
           return audio;
         }
         // `x = wrap(x)` (the framework's recorder) keeps feeding the wrapper already in place
-        if (this.mine.has(get.call(input) as object)) return audio;
+        if (this.mine.has(get() as object)) return audio;
         const observed = this.observe(audio, opts);
         this.mine.add(observed);
         return observed;
       };
-      Object.defineProperty(input, 'audio', {
-        configurable: true,
-        enumerable: accessor.enumerable ?? false,
-        get: () => get.call(input),
-        set: (audio: unknown) =>
-          set.call(
-            input,
-            safely(() => wrap(audio), audio, opts),
-          ),
-      });
-      this.input = input;
-      const current: unknown = get.call(input);
+      const audio = interposeAccessor(s.input, 'audio', (value, assign) =>
+        assign(safely(() => wrap(value), value, opts)),
+      );
+      if (!audio) return;
+      this.audio = audio;
+      const { get, set } = audio;
+      const current: unknown = get();
       if (current instanceof voice.AudioInput && !this.mine.has(current)) {
         if (s.agentState === 'initializing') {
           // start() attaches what is assigned by then
-          set.call(input, wrap(current));
+          set(wrap(current));
         } else {
           // a started session reads its input already: put the wrapper in its place there
           const activity = runningActivity(session);
           if (activity) {
             const wrapped = wrap(current) as voice.AudioInput;
-            set.call(input, wrapped);
+            set(wrapped);
             activity.replaceInput(wrapped.stream);
           }
         }
@@ -100,7 +92,7 @@ export class InputAudioProbe {
     if (this.closed) return;
     this.closed = true;
     // the session's own accessor takes over again
-    if (this.input) Reflect.deleteProperty(this.input, 'audio');
+    this.audio?.restore();
   }
 
   private observe(source: voice.AudioInput, opts: InputAudioProbeOptions): ObservedAudioInput {

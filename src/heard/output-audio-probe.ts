@@ -23,7 +23,7 @@ import {
   windowLevel,
 } from '../caller/heard-latency-tracker.js';
 import { queuedInSource } from '../util/audio-source-queue.js';
-import { findAccessor } from '../util/find-accessor.js';
+import { type InterposedAccessor, interposeAccessor } from '../util/interpose-accessor.js';
 
 /** What the probe reads of a session. */
 interface SessionWithOutput {
@@ -69,9 +69,8 @@ export class OutputAudioProbe {
   private readonly threshold: number;
   private readonly installed: Installed[] = [];
   private readonly seen = new WeakSet<object>();
-  private output: object | undefined;
-  /** The session's `audio` accessor when it was the output's own property (not its class's). */
-  private ownAccessor: PropertyDescriptor | undefined;
+  /** The session's `output.audio`, watched. */
+  private audio: InterposedAccessor | undefined;
   private closed = false;
 
   constructor(
@@ -81,22 +80,12 @@ export class OutputAudioProbe {
     this.threshold = opts.threshold ?? VOICE_ACTIVITY_DEFAULTS.threshold;
     try {
       const output = (session as SessionWithOutput).output;
-      const accessor = output && findAccessor(output, 'audio');
-      if (!output || !accessor?.get || !accessor.set) return;
-      const get = accessor.get;
-      const set = accessor.set;
-      if (Object.hasOwn(output, 'audio')) this.ownAccessor = accessor;
-      Object.defineProperty(output, 'audio', {
-        configurable: true,
-        enumerable: accessor.enumerable ?? false,
-        get: () => get.call(output),
-        set: (audio: unknown) => {
-          set.call(output, audio);
-          this.watch(audio);
-        },
+      if (!output) return;
+      this.audio = interposeAccessor(output, 'audio', (audio, set) => {
+        set(audio);
+        this.watch(audio);
       });
-      this.output = output;
-      this.watch(get.call(output));
+      if (this.audio) this.watch(this.audio.get());
     } catch (error) {
       opts.internalError('output_audio_probe', error);
     }
@@ -106,9 +95,7 @@ export class OutputAudioProbe {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.output && this.ownAccessor) {
-      Object.defineProperty(this.output, 'audio', this.ownAccessor);
-    } else if (this.output) Reflect.deleteProperty(this.output, 'audio');
+    this.audio?.restore();
     for (const { sink, wrapped, onFinished } of this.installed) {
       try {
         for (const { key, own, wrapper } of wrapped) {
