@@ -1,9 +1,9 @@
 /**
  * Renders a summary and a turn as terminal text: the demo's live table and `watch`'s output.
  * Rows, labels and units come from the metric catalog. Isomorphic (pure strings). Strings that
- * arrived over the data channel (tool names, room names) are untrusted: control, format and
- * bidirectional-override characters are replaced so they cannot drive the terminal or reorder
- * what it shows.
+ * arrived over the data channel (tool names, room names, identities) are untrusted: every code
+ * point a terminal would act on or draw as nothing is replaced, so they cannot drive the terminal,
+ * reorder or hide what it shows; and they are cut to a bounded length.
  */
 import { alertText, formatMs, formatPercent, formatValue } from '../catalog/format.js';
 import { BOTTLENECK_STATS, STAT_NAMES, statDef } from '../catalog/index.js';
@@ -11,19 +11,49 @@ import type { ActiveAlert, MetricsSummary, TurnTimeline } from '../types.js';
 
 const pad = (s: string, n: number) => s.padEnd(n);
 const lpad = (s: string, n: number) => s.padStart(n);
-// C0 and C1 controls, DEL, and the Unicode format characters that reorder or hide text (bidi
-// embeddings and overrides, isolates, zero-width joiners, the BOM).
-// eslint-disable-next-line no-control-regex -- removing control characters is the point
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g;
-/** A received string made safe to print: no escape sequences, newlines, controls or bidi. */
-export const printable = (s: string) => s.replace(UNSAFE, '?');
+/**
+ * What a received string may not bring to a terminal, by Unicode's own categories rather than a
+ * list of known offenders (a list misses what it does not name): controls (Cc: escape sequences,
+ * newlines, C1), format characters (Cf: bidi embeddings, overrides and isolates, zero-width
+ * characters, tag characters), private use (Co), unassigned code points and noncharacters (Cn),
+ * lone surrogates (Cs), line and paragraph separators (Zl, Zp), and every default-ignorable code
+ * point (Hangul fillers, variation selectors, U+180E…), which a terminal draws as nothing.
+ */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
+const UNSAFE_ALL = new RegExp(UNSAFE.source, 'gu');
+const MARK = /\p{M}/u;
+/** Combining marks kept on one character: enough for any script, too few to pile over lines. */
+const MAX_MARKS = 4;
+/** Code points of a received string printed at most (each takes at most two columns). */
+export const MAX_PRINTABLE = 128;
 
-/** JSON with every control, format and bidi character escaped as `\uXXXX`: the same value to a
+/**
+ * A received string made safe to print: each unsafe code point (see `UNSAFE`) becomes `?`,
+ * a run of combining marks is cut to four, and the result is at most `max` code points, the last
+ * an ellipsis when it was cut.
+ */
+export function printable(s: string, max = MAX_PRINTABLE): string {
+  const out: string[] = [];
+  let marks = 0;
+  for (const c of s) {
+    if (MARK.test(c)) {
+      marks += 1;
+      if (marks > MAX_MARKS) continue;
+    } else marks = 0;
+    out.push(UNSAFE.test(c) ? '?' : c);
+    if (out.length > max) break;
+  }
+  return out.length > max ? `${out.slice(0, Math.max(0, max - 1)).join('')}…` : out.join('');
+}
+
+/** JSON with every unsafe code point (see `printable`) escaped as `\uXXXX`: the same value to a
  * JSON reader, and nothing a terminal (or a `jq` piped to one) would act on. */
 export const safeJson = (value: unknown): string =>
-  JSON.stringify(value).replace(
-    UNSAFE,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  JSON.stringify(value).replace(UNSAFE_ALL, (c) =>
+    Array.from(
+      { length: c.length },
+      (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`,
+    ).join(''),
   );
 
 export interface RenderOptions {
@@ -89,13 +119,22 @@ export function renderSummary(
 
 /** An alert as one line with its units and hysteresis (the overlay shows the same text). */
 export function describeAlert(a: ActiveAlert): string {
-  return alertText(a);
+  return printable(alertText(a), 256);
 }
 
-/** Offsets and durations that arrived over the network are drawn within this span. */
-const MAX_DRAWN_MS = 3_600_000;
+/** Offsets and durations that arrived over the network are drawn within this span: a day, the
+ * longest the wire format carries. */
+const MAX_DRAWN_MS = 86_400_000;
 const clampMs = (ms: number) =>
   Number.isFinite(ms) ? Math.max(-MAX_DRAWN_MS, Math.min(MAX_DRAWN_MS, ms)) : 0;
+/** A received duration as text: its value within a day, `> 86400 s` beyond (never a clamped
+ * value passed off as the real one), `–` when it is not a number. */
+function durationText(ms: number): string {
+  if (Number.isNaN(ms)) return formatMs(ms);
+  if (ms > MAX_DRAWN_MS) return `> ${formatMs(MAX_DRAWN_MS)}`;
+  if (ms < -MAX_DRAWN_MS) return `< ${formatMs(-MAX_DRAWN_MS)}`;
+  return formatMs(ms);
+}
 /** Stage rows drawn at most (a turn with many tool calls says how many it left out). */
 const MAX_STAGE_ROWS = 16;
 
@@ -114,15 +153,15 @@ export function renderWaterfall(turn: TurnTimeline, width = 48): string[] {
   const cells = (ms: number) => Math.max(0, Math.min(width, Math.round(ms * scale)));
   const flags = `${turn.interrupted ? ', interrupted' : ''}${turn.cancelled ? ', cancelled' : ''}`;
   const lines = [
-    `last turn (${turn.input}${flags}): e2e ${e2e === undefined ? '—' : formatMs(e2e)}`,
+    `last turn (${turn.input}${flags}): e2e ${turn.e2eLatencyMs === undefined ? '—' : durationText(turn.e2eLatencyMs)}`,
   ];
   for (const st of stages) {
     const from = cells(clampMs(st.offsetMs) - start);
     const len = Math.max(1, Math.min(width - from, cells(Math.max(0, clampMs(st.durationMs)))));
-    const label = st.stage === 'function' ? `tool ${printable(st.name ?? '')}` : st.stage;
+    const label = st.stage === 'function' ? `tool ${printable(st.name ?? '', 11)}` : st.stage;
     const flag = st.outcome && st.outcome !== 'ok' ? ` ${st.outcome}` : '';
     lines.push(
-      `  ${pad(label.slice(0, 16), 16)} ${' '.repeat(from)}${'█'.repeat(len)} ${formatMs(st.durationMs)}${flag}`,
+      `  ${pad(label, 16)} ${' '.repeat(from)}${'█'.repeat(len)} ${durationText(st.durationMs)}${flag}`,
     );
   }
   const hidden = turn.stages.length - stages.length;

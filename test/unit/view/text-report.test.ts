@@ -14,6 +14,8 @@ import type { TurnTimeline } from '../../../src/types.js';
 import { decodeMessage } from '../../../src/wire/decode.js';
 import { summary, turn, turnMessage } from '../../fixtures/overlay-page/messages.js';
 
+const codePoints = (s: string) => [...s].map((c) => c.codePointAt(0)!.toString(16)).join(' ');
+
 describe('the terminal report', () => {
   it('draws a turn with absurd offsets and durations within its width, and never throws', () => {
     const hostile: TurnTimeline = {
@@ -100,5 +102,50 @@ describe('the terminal report', () => {
       text,
       /^interruptions 2, false 1 \(resumed 1\), backchannels 3 {3}cost 0\.01235 USD\?\[2J$/m,
     );
+  });
+
+  it('replaces tag characters, fillers, variation selectors and other invisible code points', () => {
+    const hidden = [
+      '\u{E0001}\u{E0041}\u{E007F}', // tag characters: "ASCII smuggling"
+      '\u180E', // Mongolian vowel separator
+      '\u115F\u1160\u3164\uFFA0', // Hangul fillers
+      '\uFE0F\u{E0100}\u{E01EF}', // variation selectors
+      '\u00AD\u034F\u2065\u{1D173}', // soft hyphen, grapheme joiner, unassigned, musical format
+      '\uE000\u{F0000}\uFFFF\uD800', // private use, a noncharacter, a lone surrogate
+    ];
+    for (const text of hidden) {
+      assert.equal(printable(`a${text}b`), `a${'?'.repeat([...text].length)}b`, codePoints(text));
+    }
+    const line = safeJson({ name: 'x\u{E0041}\u3164' });
+    assert.equal(line, '{"name":"x\\udb40\\udc41\\u3164"}');
+    assert.equal(JSON.parse(line).name, 'x\u{E0041}\u3164');
+  });
+
+  it('keeps printable text of every script, and cuts a long received string with an ellipsis', () => {
+    assert.equal(printable('café 東京 Ελληνικά עברית ✓'), 'café 東京 Ελληνικά עברית ✓');
+    assert.equal(printable('x'.repeat(1000)), `${'x'.repeat(127)}…`);
+    assert.equal(printable('😀'.repeat(200), 4), '😀😀😀…');
+    // a pile of combining marks is kept to a few per character, so it cannot cover other lines
+    assert.equal(printable(`e${'\u0301'.repeat(50)}`), `e${'\u0301'.repeat(4)}`);
+  });
+
+  it('writes a day-long e2e and stage as such, and a longer one as more than a day', () => {
+    const day = 86_400_000;
+    const long = renderWaterfall(
+      turn({
+        e2eLatencyMs: day,
+        stages: [{ stage: 'llm', startAt: 0, offsetMs: 0, durationMs: day }],
+      }),
+    );
+    assert.match(long[0]!, /: e2e 86400 s$/);
+    assert.match(long[1]!, /█ 86400 s$/);
+    const longer = renderWaterfall(
+      turn({
+        e2eLatencyMs: 1e15,
+        stages: [{ stage: 'llm', startAt: 0, offsetMs: 0, durationMs: Number.POSITIVE_INFINITY }],
+      }),
+    );
+    assert.match(longer[0]!, /: e2e > 86400 s$/);
+    assert.match(longer[1]!, /█ > 86400 s$/);
   });
 });
