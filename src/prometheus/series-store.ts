@@ -139,6 +139,38 @@ export class SeriesStore {
     }
   }
 
+  /**
+   * Whether adding `snapshot` would take a counter value, a bucket count, a count or the
+   * magnitude of a sum past 2^53 − 1, where additions stop being exact (and a saved hub state
+   * would no longer pass its schema). The hub refuses such a delta rather than add it.
+   */
+  wouldOverflow(snapshot: StoreSnapshot): boolean {
+    const past = (a: number, b: number) => !(Math.abs(a + b) <= Number.MAX_SAFE_INTEGER);
+    for (const [family, list] of Object.entries(snapshot.counters) as [
+      FamilyKey,
+      ScalarSeries[],
+    ][]) {
+      const byKey = this.counters.get(family);
+      for (const s of list) {
+        if (past(byKey?.get(labelKey(s.labels))?.value ?? 0, s.value)) return true;
+      }
+    }
+    for (const [family, list] of Object.entries(snapshot.histograms) as [
+      FamilyKey,
+      HistogramSeries[],
+    ][]) {
+      const byKey = this.histograms.get(family);
+      for (const s of list) {
+        const h = byKey?.get(labelKey(s.labels));
+        if (past(h?.count ?? 0, s.count) || past(h?.sum ?? 0, s.sum)) return true;
+        for (let i = 0; i < s.counts.length; i++) {
+          if (past(h?.counts[i] ?? 0, s.counts[i]!)) return true;
+        }
+      }
+    }
+    return false;
+  }
+
   snapshot(): StoreSnapshot {
     const histograms: StoreSnapshot['histograms'] = {};
     for (const [family, byKey] of this.histograms)
@@ -199,6 +231,8 @@ export const DROP_REASONS = [
   'hub_idle_connection',
   'hub_unread_acks',
   'hub_undeliverable',
+  'hub_slow_frame',
+  'hub_value_overflow',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 

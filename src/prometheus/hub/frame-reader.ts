@@ -9,7 +9,8 @@ export class FrameReader {
   private size = 0;
 
   constructor(
-    private readonly onFrame: (frame: unknown) => void,
+    /** Called with each frame, parsed (undefined when it is not JSON), and its length in bytes. */
+    private readonly onFrame: (frame: unknown, bytes: number) => void,
     private readonly onOversize: () => void,
     private readonly maxFrameBytes: number = HUB_LIMITS.maxFrameBytes,
   ) {}
@@ -38,7 +39,7 @@ export class FrameReader {
       } catch {
         frame = undefined; // a garbled frame is refused (and counted) as one; the next is read
       }
-      this.onFrame(frame);
+      this.onFrame(frame, line.length);
     }
     const rest = chunk.subarray(start);
     if (rest.length === 0) return;

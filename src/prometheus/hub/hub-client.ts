@@ -36,16 +36,17 @@ interface OutgoingDelta {
 }
 /** Frames are kept this far under the hub's limit (the envelope and JSON framing). */
 const FRAME_BUDGET = HUB_LIMITS.maxFrameBytes - 4 * 1024;
-/** A delta whose connection was lost this many times after it was sent (and before its ack) is
- * given up: the hub cut it each time, so a re-send would not get through either. */
-const MAX_SEND_ATTEMPTS = 3;
 
 /**
  * Runs in a job process: delivers what the process recorded to the worker's hub. One delta is
- * in flight at a time and is re-sent, with the same sequence number, until acknowledged; what
- * is recorded meanwhile accumulates in the process store. Both are aggregates, so memory stays
- * bounded by the number of series however long the hub is away, and nothing is counted twice.
- * Never throws: a lost hub is counted and retried with backoff.
+ * in flight at a time and is re-sent, with the same sequence number, until acknowledged,
+ * however many connections are refused or cut on the way: it is never given up. What is
+ * recorded meanwhile accumulates in the process store. Both are aggregates, so what waits is
+ * bounded by the series cap however long the hub is away: the delta taken (its frames in
+ * flight and queued) and the store, each at most DEFAULT_MAX_SERIES series plus the health
+ * counters; a new series past the store's cap is dropped and counted in
+ * `dropped_samples{reason="series_limit"}`, delivered with the next delta. Nothing is counted
+ * twice. Never throws: a lost hub is counted and retried with backoff.
  */
 export class HubClient {
   private readonly job = randomUUID();
@@ -53,14 +54,10 @@ export class HubClient {
   private connected = false;
   private inflight: string | undefined;
   private inflightSeq = 0;
-  /** Connections that were lost while the in-flight delta was written and not acknowledged. */
-  private inflightAttempts = 0;
   /** Frames of a delta too big for one frame, waiting for the one in flight. */
   private readonly queued: StoreSnapshot[] = [];
   /** Whether the in-flight delta reached the socket (it is not while the socket is backed up). */
   private inflightWritten = false;
-  /** Series dropped because no frame could carry them, reported with the next delta. */
-  private undeliverable = 0;
   private seq = 0;
   private backoffMs = RECONNECT_MIN_MS;
   private readonly timer: ReturnType<typeof setInterval>;
@@ -135,7 +132,6 @@ export class HubClient {
     });
     socket.on('close', () => {
       if (this.connected) this.disconnects += 1;
-      if (this.connected && this.inflight && this.inflightWritten) this.gaveUpOnInflight();
       this.connected = false;
       if (this.closed) return;
       const wait = this.backoffMs;
@@ -149,7 +145,6 @@ export class HubClient {
     if (!ack.success) return;
     if (this.inflight && ack.output.seq === this.inflightSeq) {
       this.inflight = undefined;
-      this.inflightAttempts = 0;
       // The rest of a split delta goes now, and so does a delivery asked for meanwhile; what a
       // busy job records otherwise waits for the next interval: one delta per interval, not one
       // per round trip (each costs a validation and a serialization of the delta).
@@ -158,16 +153,6 @@ export class HubClient {
         this.flushSoon();
       }
     }
-  }
-
-  /** Counts a lost connection of the delta in flight; past the limit, drops it. */
-  private gaveUpOnInflight(): void {
-    this.inflightAttempts += 1;
-    if (this.inflightAttempts < MAX_SEND_ATTEMPTS) return;
-    this.inflight = undefined;
-    this.inflightAttempts = 0;
-    this.undeliverable += 1;
-    this.warnOnce(`a delta was cut ${MAX_SEND_ATTEMPTS} times on its way to the worker hub`);
   }
 
   private warnOnce(what: string): void {
@@ -193,10 +178,6 @@ export class HubClient {
         if (this.disconnects > 0) {
           store.inc('hub_disconnects', NO_LABELS, this.disconnects);
           this.disconnects = 0;
-        }
-        if (this.undeliverable > 0) {
-          store.inc('dropped_samples', DROPPED.hub_undeliverable, this.undeliverable);
-          this.undeliverable = 0;
         }
         const frames = this.split(this.deliverable(store.snapshot()));
         delta = frames.shift()!;
