@@ -533,4 +533,12 @@ export const FAMILY_CATALOG = {
     description: 'Scrapes that failed to render.',
     prometheus: { name: 'lk_agents_plugin_render_errors_total', labels: [] },
   },
+  scrape_refused: {
+    type: 'counter',
+    unit: '{connection}',
+    component: 'plugin',
+    description:
+      'Connections /metrics closed unserved, by reason: connections (over maxConnections), timeout (slow request).',
+    prometheus: { name: 'lk_agents_plugin_scrape_refused_total', labels: ['reason'] },
+  },
 } as const satisfies Record<string, FamilyDef>;

@@ -19,6 +19,8 @@ export interface ExpositionState {
   peakSessions: number;
   /** Render failures so far (their own counter, kept by the server). */
   renderErrors: number;
+  /** Connections the server closed unserved, by reason (its own counter). Default: none. */
+  scrapeRefused?: ReadonlyMap<string, number>;
 }
 
 const escapeLabel = (v: string) =>
@@ -68,6 +70,12 @@ function writeFamily(
   const familyName =
     openMetrics && def.type === 'counter' ? def.name.replace(/_total$/, '') : def.name;
   out.push(`# HELP ${familyName} ${escapeHelp(def.help)}`, `# TYPE ${familyName} ${def.type}`);
+  if (family === 'scrape_refused') {
+    for (const [reason, n] of state.scrapeRefused ?? []) {
+      out.push(`${def.name}${labelText({ reason })} ${formatNumber(n)}`);
+    }
+    return;
+  }
   const own = serverValue(family, state);
   if (own !== undefined) {
     out.push(`${def.name} ${formatNumber(own)}`);

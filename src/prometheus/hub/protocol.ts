@@ -120,20 +120,20 @@ function counterSchema(family: FamilyKey) {
 
 /** Every stat of the catalog is a histogram family. */
 type HistogramFamily = StatName;
-/** Counters a job records; render_errors is the metrics server's own. */
+/** Counters a job records; render_errors and scrape_refused are the metrics server's own. */
 type CounterFamily = Exclude<
   {
     [K in keyof typeof FAMILY_CATALOG]: (typeof FAMILY_CATALOG)[K]['type'] extends 'counter'
       ? K
       : never;
   }[keyof typeof FAMILY_CATALOG],
-  'render_errors'
+  'render_errors' | 'scrape_refused'
 >;
 type SeriesList<T> = v.OptionalSchema<v.GenericSchema<unknown, T[]>, undefined>;
 
 const familiesOf = (type: 'histogram' | 'counter') =>
   (Object.keys(FAMILIES) as FamilyKey[]).filter(
-    (f) => FAMILIES[f].type === type && f !== 'render_errors',
+    (f) => FAMILIES[f].type === type && f !== 'render_errors' && f !== 'scrape_refused',
   );
 
 /** A store snapshot in this layout: known families of the right type, each with its labels. */
