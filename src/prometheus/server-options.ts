@@ -47,6 +47,23 @@ export interface MetricsServerOptions {
   /** The runtime whose series are served (and that the hub's job processes add to). Default:
    * the process's default runtime, the one `attachMetrics` uses by default. */
   runtime?: MetricsRuntime;
+  /** Connections open at once (scrapers, health checks, idle kept-alive ones). A connection
+   * over the cap is closed at once, unserved, and counted in the scrape-refused counter
+   * (reason `connections`). Default: `64`; from 1 to 10 000. */
+  maxConnections?: number;
+  /** Time a client has to send its whole request (request line and headers) once it connected
+   * or began its next request, in ms; then its connection is closed (with a 408) and counted
+   * (reason `timeout`). Checked every second (every tenth of it when shorter), so a connection
+   * may last up to a second longer. Default: `5000`; from 100 to 300 000. */
+  requestTimeoutMs?: number;
+  /** Time a kept-alive connection may sit idle between requests before it is closed, in ms.
+   * Default: `5000`; from 100 to 300 000. */
+  keepAliveTimeoutMs?: number;
+  /** How long a render is reused for the scrapes that follow it, in ms: an answer shows the
+   * series as they were at most this long (plus the time a render in flight takes) before the
+   * scrape. Concurrent scrapes always share the render in flight; `0` shares only that.
+   * Default: `1000`; from 0 to 10 000. */
+  renderReuseMs?: number;
 }
 
 export interface ResolvedServerOptions {
@@ -59,6 +76,59 @@ export interface ResolvedServerOptions {
   hub: boolean;
   flushMs: number;
   runtime: MetricsRuntime;
+  limits: ServerLimits;
+}
+
+/** The network edge's limits, resolved. */
+export interface ServerLimits {
+  maxConnections: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  renderReuseMs: number;
+}
+
+/** The defaults: room for an in-cluster Prometheus (an HA pair scraping every 15 s with a 10 s
+ * timeout), a few more scrapers and health checks. */
+export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
+  maxConnections: 64,
+  requestTimeoutMs: 5_000,
+  keepAliveTimeoutMs: 5_000,
+  renderReuseMs: 1_000,
+});
+
+const LIMIT_RANGES: Readonly<Record<keyof ServerLimits, readonly [min: number, max: number]>> = {
+  maxConnections: [1, 10_000],
+  requestTimeoutMs: [100, 300_000],
+  keepAliveTimeoutMs: [100, 300_000],
+  renderReuseMs: [0, 10_000],
+};
+
+/** A bad value, described without calling into it (no toString of a hostile object) and short. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) {
+    return String(value);
+  }
+  if (typeof value === 'string') {
+    return value.length > 32 ? `a string of ${value.length} characters` : JSON.stringify(value);
+  }
+  return typeof value === 'object'
+    ? Array.isArray(value)
+      ? 'an array'
+      : 'an object'
+    : typeof value;
+}
+
+function limitOption(o: MetricsServerOptions, key: keyof ServerLimits): number {
+  const value: unknown = o[key];
+  const [min, max] = LIMIT_RANGES[key];
+  if (value === undefined) return DEFAULT_SERVER_LIMITS[key];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new MetricsConfigError(
+      key,
+      `expected an integer from ${min} to ${max}, got ${describeValue(value)}`,
+    );
+  }
+  return value;
 }
 
 function authOption(auth: unknown): MetricsAuth | undefined {
@@ -136,6 +206,10 @@ export function resolveServerOptions(o: MetricsServerOptions): ResolvedServerOpt
       throw new MetricsConfigError('runtime', 'expected a runtime from createMetricsRuntime()');
     return r ?? defaultMetricsRuntime();
   }, undefined);
+  const limits = {} as ServerLimits;
+  for (const key of Object.keys(LIMIT_RANGES) as (keyof ServerLimits)[]) {
+    limits[key] = check.take(() => limitOption(o, key), DEFAULT_SERVER_LIMITS[key]);
+  }
   check.done();
   return {
     port,
@@ -147,5 +221,6 @@ export function resolveServerOptions(o: MetricsServerOptions): ResolvedServerOpt
     hub: o.hub ?? true,
     flushMs,
     runtime: runtime!,
+    limits,
   };
 }

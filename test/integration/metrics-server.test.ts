@@ -230,6 +230,8 @@ describe('startMetricsServer options', () => {
     await assert.rejects(startMetricsServer({ port: 70_000 }), /`port`/);
     await assert.rejects(startMetricsServer({ path: 'metrics' }), /`path`/);
     await assert.rejects(startMetricsServer({ auth: { bearerToken: '' } }), /`auth`/);
+    await assert.rejects(startMetricsServer({ maxConnections: 0 }), /`maxConnections`/);
+    await assert.rejects(startMetricsServer({ renderReuseMs: 60_000 }), /`renderReuseMs`/);
     await assert.rejects(
       startMetricsServer({ buckets: { latency: [0.1, -1] } }),
       /buckets\.latency/,
