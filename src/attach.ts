@@ -1,6 +1,7 @@
 import { getJobContext, type voice } from '@livekit/agents';
 import { type ResolvedOptions, resolveOptions } from './config.js';
 import { MetricsConfigError } from './errors.js';
+import type { FrameworkContext } from './framework/index.js';
 import { CallerReports } from './heard/caller-reports.js';
 import { InputAudioProbe } from './heard/input-audio-probe.js';
 import { OutputAudioProbe } from './heard/output-audio-probe.js';
@@ -14,7 +15,6 @@ import type { AttachMetricsOptions } from './options.js';
 import type {
   BottleneckComponent,
   Component,
-  HealthEvent,
   MetricsSink,
   MetricsSummary,
   SessionMetricsEvents,
@@ -23,8 +23,8 @@ import type {
   TurnTimeline,
 } from './types.js';
 import { STAT_NAMES, COMPONENTS } from './types.js';
+import { type ContainedFailure, Guard } from './util/guard.js';
 import { Listeners } from './util/listeners.js';
-import { LogOnce } from './util/log-once.js';
 
 /** Alert rules are re-evaluated this often, so an alert clears as its window slides. */
 const ALERT_TICK_MS = 1_000;
@@ -43,13 +43,23 @@ type SinkArg<M extends SinkMethod> = Parameters<NonNullable<MetricsSink[M]>>[0];
 export class SessionMetrics {
   private readonly core: MetricsCore;
   private readonly listeners: Listeners<SessionMetricsEvents>;
-  private readonly logOnce: LogOnce;
+  /** The one way to call what is not ours: sinks, listeners, the logger, the meter, the room. */
+  private readonly guard: Guard;
   private readonly listener: SessionListener;
   private readonly alertTimer: ReturnType<typeof setInterval>;
   private readonly runtime: MetricsRuntime;
-  private readonly sinks: MetricsSink[];
-  /** The sinks that implement each method, so a sample costs no lookups of absent methods. */
-  private readonly sinksFor: { [M in SinkMethod]: MetricsSink[] };
+  private sinks: MetricsSink[] = [];
+  /** The sinks that implement each method, so a sample costs no lookups of absent methods.
+   * Empty until every sink has started: a failure while starting reaches no half-built list. */
+  private sinksFor: { [M in SinkMethod]: MetricsSink[] } = {
+    sample: [],
+    request: [],
+    turn: [],
+    alert: [],
+    health: [],
+    usage: [],
+    turnTaking: [],
+  };
   private sessionOpen = true;
   private closed = false;
   private publisher: RoomPublisher | undefined;
@@ -62,14 +72,8 @@ export class SessionMetrics {
     opts: ResolvedOptions,
   ) {
     this.runtime = opts.runtime;
-    this.logOnce = new LogOnce(opts.logger);
-    this.listeners = new Listeners((event, error) => {
-      this.logOnce.warn(
-        `listener:${String(event)}`,
-        { event, error: describe(error) },
-        'a metrics listener threw',
-      );
-    });
+    this.guard = new Guard(opts.logger);
+    this.listeners = new Listeners(this.guard);
     this.core = new MetricsCore(
       opts,
       {
@@ -90,6 +94,7 @@ export class SessionMetrics {
       },
       this.runtime.sessions,
     );
+    this.guard.reportTo((failure) => this.contained(failure));
     this.sinks = this.startSinks(opts);
     this.sinksFor = {
       sample: this.sinks.filter((s) => s.sample),
@@ -102,13 +107,24 @@ export class SessionMetrics {
     };
     this.runtime.sessions.opened();
     if (opts.prometheus && this.runtime.deliversToHub) this.drainAtJobShutdown();
+    // the framework's internals (src/framework): a feature that finds them unknown turns off
+    const framework: FrameworkContext = {
+      guard: this.guard,
+      featureDisabled: (feature, why) => {
+        const disabled = this.core.health.disabledFeatures;
+        if (feature in disabled) return;
+        disabled[feature] = why.slice(0, 200);
+        this.dispatch('health', { kind: 'feature_disabled', feature, why });
+      },
+    };
     this.listener = new SessionListener(session, {
       signal: (s) => this.ingest(s),
       odd: (field) => this.core.countOddField(field),
       internalError: (where, error) => this.internalError(where, error),
+      framework,
     });
     this.alertTimer = setInterval(
-      () => this.guard('alert_tick', () => this.core.evaluateAlerts(opts.now())),
+      () => this.guard.run('plugin', 'alert_tick', () => this.core.evaluateAlerts(opts.now())),
       ALERT_TICK_MS,
     );
     this.alertTimer.unref?.();
@@ -117,7 +133,7 @@ export class SessionMetrics {
         now: opts.now,
         voiceEnded: (lastVoicedAt) =>
           this.ingest({ kind: 'user_audio_ended', at: opts.now(), lastVoicedAt }),
-        internalError: (where, error) => this.internalError(where, error),
+        framework,
       });
     }
     if (opts.audibleOutput) {
@@ -125,7 +141,7 @@ export class SessionMetrics {
         now: opts.now,
         audible: (startedAt, audibleAt) =>
           this.ingest({ kind: 'agent_audio_out', at: opts.now(), startedAt, audibleAt }),
-        internalError: (where, error) => this.internalError(where, error),
+        framework,
       });
     }
   }
@@ -177,8 +193,8 @@ export class SessionMetrics {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.alertTimer);
-    this.probe?.close();
-    this.outputProbe?.close();
+    this.guard.run('plugin', 'input_audio_probe:close', () => this.probe?.close());
+    this.guard.run('plugin', 'output_audio_probe:close', () => this.outputProbe?.close());
     this.listener.detach();
     this.markSessionClosed();
     this.listeners.clear();
@@ -192,28 +208,31 @@ export class SessionMetrics {
     if (opts.prometheus) sinks.push(this.runtime.exporter.sinkFor(opts.labels));
     if (opts.otelMeter) {
       const meter = opts.otelMeter;
-      this.guard('otel_start', () =>
-        sinks.push(new OtelSink(meter, opts.labels, this.runtime.exporter.layout)),
+      const otel = this.guard.call('plugin', 'otel_start', () =>
+        OtelSink.start(meter, opts.labels, this.runtime.exporter.layout, this.guard),
       );
+      if (otel) sinks.push(otel);
     }
     if (opts.publish) {
       const publish = opts.publish;
-      this.guard('publisher_start', () =>
-        sinks.push(
-          (this.publisher = new RoomPublisher(publish, {
+      const publisher = this.guard.call(
+        'plugin',
+        'publisher_start',
+        () =>
+          new RoomPublisher(publish, {
             summary: () => this.core.summary(),
             lastTurn: () => this.core.lastTurn(),
             now: opts.now,
-            logOnce: this.logOnce,
+            guard: this.guard,
             sent: (type) => this.dispatch('health', { kind: 'message_sent', type }),
             dropped: (reason) => {
               const dropped = this.core.health.droppedMessages;
               dropped[reason] = (dropped[reason] ?? 0) + 1;
               this.dispatch('health', { kind: 'message_dropped', reason });
             },
-          })),
-        ),
+          }),
       );
+      if (publisher?.start()) sinks.push((this.publisher = publisher));
       const reports =
         opts.heardLatency && this.startCallerReports(publish, opts.heardLatency.from, opts);
       if (reports) sinks.push(reports);
@@ -236,13 +255,12 @@ export class SessionMetrics {
     from: string[] | undefined,
     opts: ResolvedOptions,
   ): CallerReports | undefined {
-    let reports: CallerReports | undefined;
-    this.guard('heard_start', () => {
-      reports = new CallerReports(
+    return this.guard.call('plugin', 'heard_start', () => {
+      return new CallerReports(
         { room: publish.room, topic: publish.topic, ...(from ? { from } : {}) },
         {
           now: opts.now,
-          logOnce: this.logOnce,
+          guard: this.guard,
           sample: (sample) => this.core.recordSample(sample),
           rejected: (why) => {
             const reason = `heard_latency:${why}`;
@@ -253,41 +271,43 @@ export class SessionMetrics {
           amended: (turn) => {
             this.core.amendTurn(turn);
             // only the room hears it again: stats, Prometheus and listeners counted the turn
-            this.guard('heard_republish', () => this.publisher?.turn(turn));
+            this.guard.run('plugin', 'heard_republish', () => this.publisher?.turn(turn));
           },
         },
       );
     });
-    return reports;
   }
 
-  /** Hands one event to every sink that takes it; a sink that throws is contained. */
+  /** Hands one event to every sink that takes it, through the guard (a throw or a rejected
+   * promise of one sink is contained; the others still get the event). */
   private dispatch<M extends SinkMethod>(method: M, arg: SinkArg<M>): void {
     for (const sink of this.sinksFor[method]) {
-      try {
-        (sink[method] as (a: SinkArg<M>) => void).call(sink, arg);
-      } catch (error) {
-        // a health sink that throws is not told about its own failure again
-        this.internalError(`sink:${method}`, error, method !== 'health');
-      }
+      this.guard.call('sink', SINK_WHERE[method], () =>
+        (sink[method] as (a: SinkArg<M>) => unknown).call(sink, arg),
+      );
     }
+  }
+
+  /** A failure the guard contained: counted in health, and told to the sinks. */
+  private contained(failure: ContainedFailure): void {
+    const health = this.core.health;
+    health.internalErrors += 1;
+    const key = `${failure.source}:${failure.reason}`;
+    health.containedErrors[key] = (health.containedErrors[key] ?? 0) + 1;
+    // a health sink that fails is not told about its own failure again (no loop)
+    if (failure.where === SINK_WHERE.health) return;
+    this.dispatch('health', { kind: 'internal_error', ...failure });
   }
 
   /** In a job process, the job's last turns reach the worker's hub before the process exits. */
   private drainAtJobShutdown(): void {
-    try {
-      getJobContext(false)?.addShutdownCallback(() => this.runtime.exporter.drain());
-    } catch (error) {
-      this.internalError('job_shutdown_hook', error);
-    }
+    this.guard.run('framework', 'job_shutdown_hook', () =>
+      getJobContext(false)?.addShutdownCallback(() => this.runtime.exporter.drain()),
+    );
   }
 
   private ingest(signal: Signal): void {
-    try {
-      this.core.ingest(signal);
-    } catch (error) {
-      this.internalError(signal.kind, error);
-    }
+    this.guard.run('plugin', signal.kind, () => this.core.ingest(signal));
     if (signal.kind === 'session_closed') {
       this.markSessionClosed();
       clearInterval(this.alertTimer);
@@ -299,31 +319,32 @@ export class SessionMetrics {
     if (!this.sessionOpen) return;
     this.sessionOpen = false;
     this.runtime.sessions.closed();
-    this.guard('close_sinks', () => {
+    this.guard.run('plugin', 'close_sinks', () => {
       const summary = this.core.summary();
-      for (const sink of this.sinks) this.guard('sink:close', () => sink.close?.(summary));
+      for (const sink of this.sinks)
+        this.guard.call('sink', 'sink:close', () => sink.close?.(summary));
     });
     this.runtime.exporter.flushSoon();
   }
 
-  private guard(where: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      this.internalError(where, error);
-    }
-  }
-
-  private internalError(where: string, error: unknown, tellSinks = true): void {
-    this.core.health.internalErrors += 1;
-    if (tellSinks) this.dispatch('health', { kind: 'internal_error', where } as HealthEvent);
-    this.logOnce.warn(
-      `internal:${where}`,
-      { where, error: describe(error) },
-      'metrics handling failed; the agent is unaffected',
+  /** A failure the plugin's own parts caught (the session listener, the audio probes). */
+  private internalError(where: string, error: unknown): void {
+    this.guard.fail(
+      { source: /^(on|off):/.test(where) ? 'framework' : 'plugin', reason: 'threw', where },
+      error,
     );
   }
 }
+
+const SINK_WHERE: { readonly [M in SinkMethod]: string } = {
+  sample: 'sink:sample',
+  request: 'sink:request',
+  turn: 'sink:turn',
+  alert: 'sink:alert',
+  health: 'sink:health',
+  usage: 'sink:usage',
+  turnTaking: 'sink:turnTaking',
+};
 
 /**
  * Attaches metrics to a `voice.AgentSession`, before or after `session.start()`. Options are
@@ -358,19 +379,5 @@ function assertOneOf<T extends string>(value: T, allowed: readonly T[], where: s
       where,
       `unknown "${String(value)}"; use one of ${allowed.join(', ')}`,
     );
-  }
-}
-
-/** A thrown value as text. Never throws itself: a hostile error's getters and conversions may. */
-function describe(error: unknown): string {
-  try {
-    if (error instanceof Error) return `${String(error.name)}: ${String(error.message)}`;
-    return String(error);
-  } catch {
-    try {
-      return Object.prototype.toString.call(error);
-    } catch {
-      return 'unprintable error';
-    }
   }
 }

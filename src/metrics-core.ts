@@ -69,6 +69,8 @@ export class MetricsCore {
   readonly health: PluginHealth = {
     oddFields: Object.create(null) as Record<string, number>,
     internalErrors: 0,
+    containedErrors: Object.create(null) as Record<string, number>,
+    disabledFeatures: Object.create(null) as Record<string, string>,
     droppedSamples: Object.create(null) as Record<string, number>,
     droppedMessages: Object.create(null) as Record<string, number>,
   };
@@ -225,6 +227,8 @@ export class MetricsCore {
       health: {
         oddFields: { ...this.health.oddFields },
         internalErrors: this.health.internalErrors,
+        containedErrors: { ...this.health.containedErrors },
+        disabledFeatures: { ...this.health.disabledFeatures },
         droppedSamples: { ...this.health.droppedSamples },
         droppedMessages: { ...this.health.droppedMessages },
       },

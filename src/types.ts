@@ -7,6 +7,10 @@
  * Units: every duration is in milliseconds and every timestamp is epoch milliseconds, as the
  * field names say. Only the exporters convert (Prometheus and OpenTelemetry use seconds).
  */
+import type { GuardReason, GuardSource } from './catalog/guard-sources.js';
+import type { FrameworkFeature } from './framework/features.js';
+
+export type { FrameworkFeature, GuardReason, GuardSource };
 export {
   ALERT_METRICS,
   STAT_NAMES,
@@ -94,9 +98,12 @@ export type TurnTakingEvent =
 export type HealthEvent =
   | { kind: 'odd_field'; field: string }
   | { kind: 'dropped_sample'; reason: string }
-  | { kind: 'internal_error'; where: string }
+  | { kind: 'internal_error'; where: string; source: GuardSource; reason: GuardReason }
   | { kind: 'message_sent'; type: string }
-  | { kind: 'message_dropped'; reason: string };
+  | { kind: 'message_dropped'; reason: string }
+  /** A feature that rests on the framework's internals turned itself off in this session
+   * (src/framework): the framework was not the shape the plugin verified. Once per feature. */
+  | { kind: 'feature_disabled'; feature: FrameworkFeature; why: string };
 
 /**
  * Where a session's metrics go. The built-in sinks (Prometheus, OpenTelemetry, the room

@@ -431,9 +431,21 @@ export const FAMILY_CATALOG = {
     type: 'counter',
     unit: '{error}',
     component: 'plugin',
-    description: 'Exceptions inside the plugin that were contained.',
-    summary: 'health.internalErrors',
-    prometheus: { name: 'lk_agents_plugin_internal_errors_total', labels: [] },
+    description:
+      'Failures the plugin contained, by source (sink, listener, logger, meter, room, framework, plugin) and reason (threw, rejected).',
+    summary: 'health.containedErrors.<source:reason>',
+    prometheus: { name: 'lk_agents_plugin_internal_errors_total', labels: ['source', 'reason'] },
+  },
+  disabled_features: {
+    type: 'counter',
+    unit: '{session}',
+    component: 'plugin',
+    // a counter of sessions, not a 0/1 gauge: sessions of one process (and the jobs a worker's
+    // hub sums) can differ, and a counter stays true when summed and after a session ends
+    description:
+      'Sessions in which a plugin feature turned itself off because @livekit/agents was not the shape the plugin verified, by feature (acoustic_speech_end, audible_output, live_tool_calls, tts_adapter_dedupe).',
+    summary: 'health.disabledFeatures.<feature>',
+    prometheus: { name: 'lk_agents_plugin_features_disabled_total', labels: ['feature'] },
   },
   hub_disconnects: {
     type: 'counter',

@@ -1,4 +1,6 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
+import { type FrameworkContext, onSpeechItemAdded, ttsStreams } from '../framework/index.js';
+import { Guard } from '../util/guard.js';
 import {
   normalizeSessionEvent,
   normalizeSpeechItem,
@@ -51,13 +53,12 @@ export interface SessionLike {
   readonly currentAgent?: unknown;
 }
 
-/** The part of `voice.SpeechHandle` the listener uses; `_addItemAddedCallback` is internal to
- * the framework, so it is optional here and its absence only costs live tool concurrency. */
+/** The public part of `voice.SpeechHandle` the listener uses (its item callback is internal:
+ * src/framework/speech-handle.ts). */
 interface SpeechHandleLike {
   id: string;
   interrupted?: boolean;
   addDoneCallback?(cb: (handle: SpeechHandleLike) => void): void;
-  _addItemAddedCallback?(cb: (item: unknown) => void): void;
 }
 
 export interface SessionListenerSinks {
@@ -65,7 +66,15 @@ export interface SessionListenerSinks {
   odd: OddFieldSink;
   /** An exception inside the plugin's own handling; contained, never rethrown. */
   internalError(where: string, error: unknown): void;
+  /** For the framework's internals (src/framework): the guard, and where a feature turns off.
+   * Default: a guard that logs nothing, and features turn off silently. */
+  framework?: FrameworkContext;
 }
+
+const SILENT: FrameworkContext = {
+  guard: new Guard({ warn: () => {} }),
+  featureDisabled: () => {},
+};
 
 /**
  * Subscribes to one AgentSession (and the speech handles it creates) and forwards normalized
@@ -83,7 +92,12 @@ export class SessionListener {
     for (const name of SESSION_EVENTS) {
       const handler = (ev: unknown) => this.onEvent(name, ev);
       this.handlers.set(name, handler);
-      session.on(name, handler);
+      try {
+        session.on(name, handler);
+      } catch (error) {
+        // a session that refuses one event still gives the others
+        sinks.internalError(`on:${name}`, error);
+      }
     }
   }
 
@@ -111,8 +125,9 @@ export class SessionListener {
           signal.kind === 'stt_request' ||
           signal.kind === 'llm_request'
         ) {
-          const ttsStreams = signal.kind === 'tts_request' ? this.ttsStreams() : undefined;
-          if (this.dedupe.isRepeat(signal, ttsStreams)) continue;
+          const streams =
+            signal.kind === 'tts_request' ? ttsStreams(this.session, this.framework) : undefined;
+          if (this.dedupe.isRepeat(signal, streams)) continue;
         }
         if (isOutputless(signal)) {
           // A failed request reports its metrics and its error in one synchronous run, in either
@@ -144,44 +159,24 @@ export class SessionListener {
     }
   }
 
-  /** Whether the TTS the running agent uses streams: the agent's own, else the session's. */
-  private ttsStreams(): boolean | undefined {
-    const read = (o: unknown, key: string): unknown => {
-      try {
-        return typeof o === 'object' && o !== null
-          ? (o as Record<string, unknown>)[key]
-          : undefined;
-      } catch {
-        // currentAgent throws while the session is not running; third-party getters may too
-        return undefined;
-      }
-    };
-    const tts = read(read(this.session, 'currentAgent'), 'tts') ?? read(this.session, 'tts');
-    // the framework's tts.StreamAdapter streams, but only by wrapping a TTS that does not
-    const label = read(tts, 'label');
-    if (typeof label === 'string' && label.startsWith('tts.StreamAdapter<')) return false;
-    const streaming = read(read(tts, 'capabilities'), 'streaming');
-    return typeof streaming === 'boolean' ? streaming : undefined;
+  private get framework(): FrameworkContext {
+    return this.sinks.framework ?? SILENT;
   }
 
   private watchSpeech(ev: unknown): void {
     const handle = (ev as { speechHandle?: SpeechHandleLike }).speechHandle;
     if (!handle || typeof handle.id !== 'string') return;
     const speechId = handle.id;
-    if (typeof handle._addItemAddedCallback === 'function') {
-      handle._addItemAddedCallback((item) => {
-        if (this.detached) return;
-        try {
-          for (const s of normalizeSpeechItem(speechId, item, Date.now(), this.sinks.odd)) {
-            this.sinks.signal(s);
-          }
-        } catch (error) {
-          this.sinks.internalError('speech_item_added', error);
+    onSpeechItemAdded(handle, this.framework, (item) => {
+      if (this.detached) return;
+      try {
+        for (const s of normalizeSpeechItem(speechId, item, Date.now(), this.sinks.odd)) {
+          this.sinks.signal(s);
         }
-      });
-    } else {
-      this.sinks.odd('speech_handle._addItemAddedCallback');
-    }
+      } catch (error) {
+        this.sinks.internalError('speech_item_added', error);
+      }
+    });
     if (typeof handle.addDoneCallback === 'function') {
       handle.addDoneCallback((done) => {
         if (this.detached) return;

@@ -8,7 +8,7 @@ import type { FAMILY_CATALOG } from '../catalog/index.js';
 import { STAT_NAMES, type StatName, USAGE_CATALOG } from '../catalog/index.js';
 import { FAMILIES, type FamilyKey, otelInstrument, exportedValue } from '../catalog/families.js';
 import { sampleLabelValue } from '../catalog/labels.js';
-import { type BucketLayout, DEFAULT_BUCKETS } from '../prometheus/metric-families.js';
+import type { BucketLayout } from '../prometheus/metric-families.js';
 import { FunctionNameCap } from '../prometheus/series-sink.js';
 import type {
   HealthEvent,
@@ -19,6 +19,7 @@ import type {
   UsageEvent,
   UsageField,
 } from '../types.js';
+import type { Guard } from '../util/guard.js';
 
 type CounterKey = Exclude<keyof typeof FAMILY_CATALOG, 'active_sessions' | 'peak_sessions'>;
 
@@ -28,32 +29,55 @@ const HEALTH_FAMILY: Record<HealthEvent['kind'], CounterKey> = {
   internal_error: 'internal_errors',
   message_sent: 'data_messages',
   message_dropped: 'dropped_messages',
+  feature_disabled: 'disabled_features',
 };
+
+/** The instrument methods the sink calls: an instrument without them makes the meter unusable. */
+const CAN_RECORD = (h: unknown): h is Histogram => typeof (h as Histogram)?.record === 'function';
+const CAN_ADD = (c: unknown): c is Counter => typeof (c as Counter)?.add === 'function';
 
 export class OtelSink implements MetricsSink {
   private readonly histograms = new Map<StatName, Histogram>();
   private readonly counters = new Map<FamilyKey, Counter>();
-  private readonly sessions: UpDownCounter;
   private readonly functionNames = new FunctionNameCap();
   private open = true;
 
-  constructor(
+  /**
+   * The sink, or `undefined` when the meter cannot give every instrument (it threw, or returned
+   * something that cannot record): the caller then leaves OpenTelemetry out and the other sinks
+   * start.
+   */
+  static start(
     meter: Meter,
+    constLabels: Readonly<Record<string, string>>,
+    layout: BucketLayout,
+    guard: Guard,
+  ): OtelSink | undefined {
+    const sink = new OtelSink(constLabels, guard);
+    return sink.createInstruments(meter, layout) ? sink : undefined;
+  }
+
+  private sessions: UpDownCounter | undefined;
+
+  private constructor(
     private readonly constLabels: Readonly<Record<string, string>>,
-    layout: BucketLayout = DEFAULT_BUCKETS,
-  ) {
+    private readonly guard: Guard,
+  ) {}
+
+  private createInstruments(meter: Meter, layout: BucketLayout): boolean {
     for (const stat of STAT_NAMES) {
       const family = FAMILIES[stat];
       const { name, unit } = otelInstrument(family);
       const bounds = family.buckets === 'throughput' ? layout.throughput : layout.latency;
-      this.histograms.set(
-        stat,
+      const histogram = this.instrument(() =>
         meter.createHistogram(name, {
           description: family.help,
           unit,
           advice: { explicitBucketBoundaries: [...bounds] },
         }),
       );
+      if (!CAN_RECORD(histogram)) return false;
+      this.histograms.set(stat, histogram);
     }
     for (const key of [
       'requests',
@@ -68,14 +92,33 @@ export class OtelSink implements MetricsSink {
     ] as FamilyKey[]) {
       const family = FAMILIES[key];
       const { name, unit } = otelInstrument(family);
-      this.counters.set(key, meter.createCounter(name, { description: family.help, unit }));
+      const counter = this.instrument(() =>
+        meter.createCounter(name, { description: family.help, unit }),
+      );
+      if (!CAN_ADD(counter)) return false;
+      this.counters.set(key, counter);
     }
     const active = FAMILIES.active_sessions;
-    this.sessions = meter.createUpDownCounter(active.name, {
-      description: active.help,
-      unit: active.unit,
-    });
-    this.sessions.add(1, this.constLabels);
+    const sessions = this.instrument(() =>
+      meter.createUpDownCounter(active.name, { description: active.help, unit: active.unit }),
+    );
+    if (!CAN_ADD(sessions)) return false;
+    this.sessions = sessions;
+    this.add(sessions, 1, this.constLabels);
+    return true;
+  }
+
+  /** An instrument from the meter; `undefined` when the meter threw (counted once per kind). */
+  private instrument<T>(create: () => T): T | undefined {
+    return this.guard.call('meter', 'otel:create_instrument', create);
+  }
+
+  private record(histogram: Histogram, value: number, attributes: Attributes): void {
+    this.guard.call('meter', 'otel:record', () => histogram.record(value, attributes));
+  }
+
+  private add(counter: Counter | UpDownCounter, value: number, attributes: Attributes): void {
+    this.guard.call('meter', 'otel:add', () => counter.add(value, attributes));
   }
 
   sample(s: MetricSample): void {
@@ -89,7 +132,7 @@ export class OtelSink implements MetricsSink {
           : sampleLabelValue(label, s);
     }
     const value = exportedValue(family.unit, s.value);
-    this.histograms.get(s.stat)!.record(value, attributes);
+    this.record(this.histograms.get(s.stat)!, value, attributes);
   }
 
   request(event: RequestEvent): void {
@@ -100,8 +143,8 @@ export class OtelSink implements MetricsSink {
       provider: event.provider ?? '',
       model: event.model ?? '',
     };
-    this.counters.get('requests')!.add(1, attributes);
-    if (event.outcome === 'error') this.counters.get('errors')!.add(1, attributes);
+    this.add(this.counters.get('requests')!, 1, attributes);
+    if (event.outcome === 'error') this.add(this.counters.get('errors')!, 1, attributes);
   }
 
   usage(event: UsageEvent): void {
@@ -109,10 +152,10 @@ export class OtelSink implements MetricsSink {
     for (const [field, amount] of Object.entries(event.amounts) as [UsageField, number][]) {
       const def = USAGE_CATALOG[field];
       const attributes = 'type' in def ? { ...base, type: def.type } : base;
-      this.counters.get(def.family)!.add(exportedValue(def.unit, amount), attributes);
+      this.add(this.counters.get(def.family)!, exportedValue(def.unit, amount), attributes);
     }
     if (event.cost) {
-      this.counters.get('cost')!.add(event.cost.amount, {
+      this.add(this.counters.get('cost')!, event.cost.amount, {
         ...base,
         currency: event.cost.currency,
         component: event.component,
@@ -122,35 +165,43 @@ export class OtelSink implements MetricsSink {
 
   turnTaking(event: TurnTakingEvent): void {
     const attributes: Attributes = { ...this.constLabels };
-    if (event.kind === 'interruption') this.counters.get('interruptions')!.add(1, attributes);
+    if (event.kind === 'interruption') this.add(this.counters.get('interruptions')!, 1, attributes);
     else if (event.kind === 'backchannel') {
-      this.counters.get('backchannels')!.add(event.count, attributes);
+      this.add(this.counters.get('backchannels')!, event.count, attributes);
     } else {
       attributes.resumed = String(event.resumed);
-      this.counters.get('false_interruptions')!.add(1, attributes);
+      this.add(this.counters.get('false_interruptions')!, 1, attributes);
     }
   }
 
   health(event: HealthEvent): void {
     const family = HEALTH_FAMILY[event.kind];
     const attributes: Attributes = { ...this.constLabels };
-    const [label] = FAMILIES[family].labelNames;
-    if (label !== undefined) {
-      attributes[label] =
-        'field' in event
-          ? event.field
-          : 'reason' in event
-            ? event.reason
-            : 'type' in event
-              ? event.type
-              : '';
+    switch (event.kind) {
+      case 'odd_field':
+        attributes.field = event.field;
+        break;
+      case 'dropped_sample':
+      case 'message_dropped':
+        attributes.reason = event.reason;
+        break;
+      case 'message_sent':
+        attributes.type = event.type;
+        break;
+      case 'internal_error':
+        attributes.source = event.source;
+        attributes.reason = event.reason;
+        break;
+      case 'feature_disabled':
+        attributes.feature = event.feature;
+        break;
     }
-    this.counters.get(family)!.add(1, attributes);
+    this.add(this.counters.get(family)!, 1, attributes);
   }
 
   close(): void {
     if (!this.open) return;
     this.open = false;
-    this.sessions.add(-1, this.constLabels);
+    if (this.sessions) this.add(this.sessions, -1, this.constLabels);
   }
 }

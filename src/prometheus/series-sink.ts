@@ -1,4 +1,10 @@
 import { USAGE_CATALOG } from '../catalog/index.js';
+import {
+  GUARD_REASONS,
+  GUARD_SOURCES,
+  type GuardReason,
+  type GuardSource,
+} from '../catalog/guard-sources.js';
 import type {
   HealthEvent,
   MetricSample,
@@ -33,6 +39,13 @@ export class FunctionNameCap {
 }
 
 const NO_LABELS: SeriesKey = seriesKey({});
+/** `internal_errors{source,reason}`: a fixed set of health series (see isHealthSeries). */
+const CONTAINED = Object.fromEntries(
+  GUARD_SOURCES.map((source) => [
+    source,
+    Object.fromEntries(GUARD_REASONS.map((reason) => [reason, seriesKey({ source, reason })])),
+  ]),
+) as Record<GuardSource, Record<GuardReason, SeriesKey>>;
 const MAX_CACHED_KEYS = 1_000;
 
 /**
@@ -115,11 +128,14 @@ export class SessionSeriesSink implements MetricsSink {
       case 'dropped_sample':
         return this.store.inc('dropped_samples', this.key('dropped_samples', event.reason));
       case 'internal_error':
-        return this.store.inc('internal_errors', NO_LABELS);
+        return this.store.inc('internal_errors', CONTAINED[event.source][event.reason]);
       case 'message_sent':
         return this.store.inc('data_messages', this.key('data_messages', event.type));
       case 'message_dropped':
         return this.store.inc('dropped_messages', this.key('dropped_messages', event.reason));
+      case 'feature_disabled':
+        // once per session and feature: the series counts sessions
+        return this.store.inc('disabled_features', this.key('disabled_features', event.feature));
     }
   }
 

@@ -1,3 +1,4 @@
+import { GUARD_REASONS, GUARD_SOURCES } from '../catalog/guard-sources.js';
 import { type BucketLayout, FAMILIES, type FamilyKey } from './metric-families.js';
 
 export type Labels = Readonly<Record<string, string>>;
@@ -243,7 +244,8 @@ export const DROPPED: Readonly<Record<DropReason, SeriesKey>> = Object.fromEntri
 
 /**
  * The health series a store keeps past its cap: an unlabelled plugin counter (at most one per
- * family) or `dropped_samples` for one of {@link DROP_REASONS}. Anything else, including health
+ * family), `internal_errors{source,reason}` for the guard's sources and reasons, or
+ * `dropped_samples` for one of {@link DROP_REASONS}. Anything else, including health
  * counters with constant labels or other reasons, counts against the cap.
  */
 export function isHealthSeries(family: FamilyKey, labels: Labels): boolean {
@@ -251,6 +253,13 @@ export function isHealthSeries(family: FamilyKey, labels: Labels): boolean {
     return false;
   const names = Object.keys(labels);
   if (names.length === 0) return FAMILIES[family].labelNames.length === 0;
+  if (family === 'internal_errors') {
+    return (
+      names.length === 2 &&
+      (GUARD_SOURCES as readonly string[]).includes(labels.source ?? '') &&
+      (GUARD_REASONS as readonly string[]).includes(labels.reason ?? '')
+    );
+  }
   return (
     family === 'dropped_samples' &&
     names.length === 1 &&

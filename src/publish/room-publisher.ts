@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { ResolvedPublishOptions } from '../config.js';
 import type { MetricsLocalParticipant, MetricsRoom } from '../options.js';
 import type { AlertEvent, MetricsSink, MetricsSummary, TurnTimeline } from '../types.js';
-import type { LogOnce } from '../util/log-once.js';
+import type { Guard } from '../util/guard.js';
 import { decodeSummaryRequest } from '../wire/decode.js';
 import { encodeMessage } from '../wire/encode.js';
 import {
@@ -27,7 +27,7 @@ export interface PublisherDeps {
   /** The last completed turn, sent with the summary to a viewer who arrives late. */
   lastTurn(): TurnTimeline | undefined;
   now(): number;
-  logOnce: LogOnce;
+  guard: Guard;
   sent?(type: MetricsMessageType): void;
   dropped(reason: DropReason): void;
 }
@@ -62,18 +62,39 @@ export class RoomPublisher implements MetricsSink {
   ) {
     this.room = opts.room;
     this.limiter = new RequestLimiter(deps.now);
-    this.room.on('connectionStateChanged', this.onConnectionChange);
-    this.room.on('reconnected', this.onConnectionChange);
-    this.room.on('participantConnected', this.onParticipantConnected);
-    this.room.on('dataReceived', this.onData);
     // Changes that no event announces (e.g. a failed STT request) go out on this tick.
     this.tick = setInterval(() => this.summarySoon(), opts.intervalMs);
     this.tick.unref?.();
-    // Not from the constructor: the owner finishes wiring its sinks first (a message sent now
-    // would report itself, through `deps.sent`, to an owner still being built).
-    queueMicrotask(() => {
-      if (this.room.isConnected) this.onConnectionChange();
-    });
+  }
+
+  /**
+   * Subscribes to the room's events; `false` (and nothing left subscribed) when the room refuses
+   * one, so the owner leaves this sink out.
+   */
+  start(): boolean {
+    for (const [event, handler] of this.roomEvents()) {
+      if (!this.deps.guard.run('room', `room:on:${event}`, () => this.room.on(event, handler))) {
+        this.finished = true;
+        this.stop();
+        return false;
+      }
+    }
+    // Not now: the owner finishes wiring its sinks first (a message sent now would report
+    // itself, through `deps.sent`, to an owner still being built).
+    queueMicrotask(() =>
+      this.guard('connect', () => this.room.isConnected && this.onConnectionChange()),
+    );
+    return true;
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the room's own listener type
+  private roomEvents(): [string, (...args: any[]) => void][] {
+    return [
+      ['connectionStateChanged', this.onConnectionChange],
+      ['reconnected', this.onConnectionChange],
+      ['participantConnected', this.onParticipantConnected],
+      ['dataReceived', this.onData],
+    ];
   }
 
   /** A turn completed: publish its timeline now, and the new summary within the interval. */
@@ -100,14 +121,17 @@ export class RoomPublisher implements MetricsSink {
     if (this.finished) return;
     this.publish({ ...this.base(), type: 'summary', final: true, summary: this.deps.summary() });
     this.finished = true;
+    this.stop();
+  }
+
+  private stop(): void {
     clearInterval(this.tick);
     clearTimeout(this.summaryTimer);
     for (const timer of this.joinTimers) clearTimeout(timer);
     this.joinTimers.clear();
-    this.room.off('connectionStateChanged', this.onConnectionChange);
-    this.room.off('reconnected', this.onConnectionChange);
-    this.room.off('participantConnected', this.onParticipantConnected);
-    this.room.off('dataReceived', this.onData);
+    for (const [event, handler] of this.roomEvents()) {
+      this.deps.guard.run('room', `room:off:${event}`, () => this.room.off(event, handler));
+    }
     this.guard('rpc_unregister', () =>
       this.rpcParticipant?.unregisterRpcMethod?.(summaryRpcMethod(this.opts.topic)),
     );
@@ -250,40 +274,35 @@ export class RoomPublisher implements MetricsSink {
       this.drop('too_large', message.type);
       return false;
     }
+    let sent: unknown;
     try {
-      participant
-        .publishData(bytes, {
-          reliable: true,
-          topic: this.opts.topic,
-          ...(to ? { destination_identities: to } : {}),
-        })
-        .catch((error: unknown) => this.drop('publish_failed', message.type, error));
+      sent = participant.publishData(bytes, {
+        reliable: true,
+        topic: this.opts.topic,
+        ...(to ? { destination_identities: to } : {}),
+      });
     } catch (error) {
       this.drop('publish_failed', message.type, error);
       return false;
     }
+    this.deps.guard.watch('room', 'room:publishData', sent, (error) =>
+      this.drop('publish_failed', message.type, error),
+    );
     this.deps.sent?.(message.type);
     return true;
   }
 
   private drop(reason: DropReason, type: MetricsMessageType, error?: unknown): void {
     this.deps.dropped(reason);
-    this.deps.logOnce.warn(
+    this.deps.guard.warnOnce(
       `publish:${reason}`,
       { reason, type, ...(error === undefined ? {} : { error: String(error) }) },
       'a metrics message for the room was not delivered; the agent is unaffected',
     );
   }
 
-  private guard(where: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      this.deps.logOnce.warn(
-        `publish_internal:${where}`,
-        { where, error: String(error) },
-        'publishing metrics to the room failed; the agent is unaffected',
-      );
-    }
+  /** Room work (its participant, its state) goes through the one guard. */
+  private guard(where: string, fn: () => unknown): void {
+    this.deps.guard.run('room', `publish:${where}`, fn);
   }
 }

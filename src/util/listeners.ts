@@ -1,8 +1,11 @@
-/** A tiny typed event registry whose `emit` contains every listener's exception. */
+import type { Guard } from './guard.js';
+
+/** A tiny typed event registry whose `emit` calls each listener through the guard: a throw or
+ * a rejected promise of one listener is contained, and the others still run. */
 export class Listeners<Events extends { [K in keyof Events]: (arg: never) => void }> {
   private readonly byEvent = new Map<keyof Events, Set<Events[keyof Events]>>();
 
-  constructor(private readonly onListenerError: (event: keyof Events, error: unknown) => void) {}
+  constructor(private readonly guard: Guard) {}
 
   on<K extends keyof Events>(event: K, listener: Events[K]): void {
     let set = this.byEvent.get(event);
@@ -25,11 +28,9 @@ export class Listeners<Events extends { [K in keyof Events]: (arg: never) => voi
     const set = this.byEvent.get(event);
     if (!set) return;
     for (const listener of set) {
-      try {
-        (listener as (a: typeof arg) => void)(arg);
-      } catch (error) {
-        this.onListenerError(event, error);
-      }
+      this.guard.call('listener', `listener:${String(event)}`, () =>
+        (listener as (a: typeof arg) => unknown)(arg),
+      );
     }
   }
 

@@ -1,7 +1,10 @@
 /**
- * Serializes outgoing messages and keeps each under the reliable-packet limit by shedding detail
- * in a fixed order (least useful to an in-room viewer first). A message never fails for its size:
- * what was dropped is listed in its `shed` field.
+ * Serializes outgoing messages through the receiver's own schema, and keeps each under the
+ * reliable-packet limit by shedding detail in a fixed order (least useful to an in-room viewer
+ * first). A value a receiver would refuse is clamped or dropped first (`repair.ts`, by the policy
+ * of `WIRE_VALUE_KINDS` in `schema.ts`), so what is sent is what a receiver reads: one provider
+ * value out of range cannot make every later summary unreadable. A message never fails for its
+ * size: what was dropped is listed in its `shed` field.
  */
 import type { MetricsSummary, Stats, TurnTimeline } from '../types.js';
 import {
@@ -10,6 +13,9 @@ import {
   type SummaryMessage,
   type TurnMessage,
 } from './messages.js';
+import { type Adjusted, repair } from './repair.js';
+import { MAX_LIST, MESSAGE_SCHEMAS, type TurnStage } from './schema.js';
+import { parse, type Schema } from './schema-kit.js';
 
 /** Longest tool name, label value or room name a message carries; longer ones are cut. */
 export const MAX_STRING_LENGTH = 128;
@@ -21,12 +27,69 @@ interface ShedStep<M> {
   apply(message: M): M;
 }
 
-/** UTF-8 JSON of the message, at most `maxBytes` long; `undefined` only if even the leanest form
- * does not fit (impossible at the default limit). */
+/** Why a message was not encoded: not valid even with its values adjusted (e.g. a required
+ * value that is NaN), or over the limit even in its leanest form (impossible at the default). */
+export type EncodeFailure = 'invalid' | 'too_large';
+
+export interface EncodeOptions {
+  /** The largest message; default {@link MAX_MESSAGE_BYTES}. */
+  maxBytes?: number;
+  /** Told of each value clamped or dropped because a receiver would refuse it. */
+  adjusted?: Adjusted;
+}
+
+/** {@link encodeChecked} without the reports: the bytes, or `undefined` when the message was
+ * not encoded. */
 export function encodeMessage(
   message: MetricsMessage,
   maxBytes: number = MAX_MESSAGE_BYTES,
 ): Uint8Array | undefined {
+  const bytes = encodeChecked(message, { maxBytes });
+  return typeof bytes === 'string' ? undefined : bytes;
+}
+
+/**
+ * UTF-8 JSON of the message as a receiver's schema reads it, at most `maxBytes` long: values a
+ * receiver would refuse are clamped or dropped (and reported to `adjusted`), strings and lists
+ * cut to the receiver's bounds, then detail shed to fit; or why it was not encoded. Never throws.
+ */
+export function encodeChecked(
+  message: MetricsMessage,
+  { maxBytes = MAX_MESSAGE_BYTES, adjusted = () => {} }: EncodeOptions = {},
+): Uint8Array | EncodeFailure {
+  try {
+    const type: unknown = (message as { type?: unknown } | null)?.type;
+    if (typeof type !== 'string' || !Object.hasOwn(MESSAGE_SCHEMAS, type)) return 'invalid';
+    const schema = MESSAGE_SCHEMAS[type as MetricsMessage['type']] as Schema<MetricsMessage>;
+    const input = message.type === 'turn' ? keepStagesWithinCap(message) : message;
+    const valid = repair(schema, input, adjusted);
+    if (!valid) return 'invalid';
+    const lean = shed(valid, maxBytes);
+    if (!lean) return 'too_large';
+    // The receiver's check once more, on what goes out: shedding only leaves detail out.
+    const checked = parse(schema, lean);
+    if (!checked) return 'invalid';
+    const bytes = encoder.encode(JSON.stringify(checked));
+    return bytes.length <= maxBytes ? bytes : 'too_large';
+  } catch {
+    return 'invalid'; // e.g. a getter of the message that threw
+  }
+}
+
+/** A receiver keeps the first {@link MAX_LIST} stages of a turn: past that, the tool stages
+ * beyond what fits go, so every pipeline stage (the TTS after many tools) stays. */
+function keepStagesWithinCap(message: TurnMessage): TurnMessage {
+  const stages: unknown = message.turn?.stages;
+  if (!Array.isArray(stages) || stages.length <= MAX_LIST) return message;
+  const pipeline = stages.filter((s) => (s as TurnStage | null)?.stage !== 'function').length;
+  return {
+    ...message,
+    turn: keepToolStages(message.turn, MAX_LIST - pipeline),
+    shed: [...(Array.isArray(message.shed) ? message.shed : []), 'turn.stages'],
+  };
+}
+
+function shed(message: MetricsMessage, maxBytes: number): MetricsMessage | undefined {
   switch (message.type) {
     case 'summary':
       return fit(message, SUMMARY_STEPS, maxBytes);
@@ -42,15 +105,16 @@ function capString(value: string): string {
   return value.length > MAX_STRING_LENGTH ? value.slice(0, MAX_STRING_LENGTH - 1) + '…' : value;
 }
 
+/** The message with the first detail left out that makes it fit, or `undefined`. */
 function fit<M extends MetricsMessage>(
   message: M,
   steps: readonly ShedStep<M>[],
   maxBytes: number,
-): Uint8Array | undefined {
+): M | undefined {
   let current = message;
   let bytes = encoder.encode(JSON.stringify(current));
   for (const step of steps) {
-    if (bytes.length <= maxBytes) return bytes;
+    if (bytes.length <= maxBytes) return current;
     const next = step.apply(current);
     const nextBytes = encoder.encode(JSON.stringify(next));
     if (nextBytes.length >= bytes.length) continue; // nothing of this kind to leave out
@@ -61,7 +125,7 @@ function fit<M extends MetricsMessage>(
     current = { ...next, shed };
     bytes = encoder.encode(JSON.stringify(current));
   }
-  return bytes.length <= maxBytes ? bytes : undefined;
+  return bytes.length <= maxBytes ? current : undefined;
 }
 
 function withSummary(
@@ -100,6 +164,8 @@ const SUMMARY_STEPS: readonly ShedStep<SummaryMessage>[] = [
           droppedSamples: {},
           droppedMessages: {},
           internalErrors: s.health.internalErrors,
+          containedErrors: {},
+          disabledFeatures: s.health.disabledFeatures,
         },
       })),
   },
@@ -151,7 +217,7 @@ function keepToolStages(turn: TurnTimeline, keep: number): TurnTimeline {
   let tools = 0;
   return {
     ...turn,
-    stages: turn.stages.filter((s) => s.stage !== 'function' || ++tools <= keep),
+    stages: turn.stages.filter((s) => s?.stage !== 'function' || ++tools <= keep),
   };
 }
 

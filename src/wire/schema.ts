@@ -50,13 +50,47 @@ const offsetMs = number(-MAX_DURATION_MS, MAX_DURATION_MS);
 const percent = number(0, 100);
 /** Any metric's value: the widest of the catalog's units. */
 const metricValue = number(0, Math.max(MAX_DURATION_MS, MAX_TOKENS_PER_SEC));
+/** A stat's value in tokens/s (one in ms is a `durationMs`). */
+const rateValue = number(0, MAX_TOKENS_PER_SEC);
+/** Any usage amount (tokens, characters, audio ms) and any cost. */
+const amount = number(0, Number.MAX_SAFE_INTEGER);
 const text = string(MAX_STRING);
 const list = <T>(item: Schema<T>) => array(item, MAX_LIST);
 const record = <T>(value: Schema<T>) => recordOf(value, MAX_LIST, MAX_STRING);
 
+/**
+ * The kinds of number a message carries, and what the sender does with one a receiver would
+ * refuse (`encode.ts`, through `repair.ts`; docs/DATA-CHANNEL.md, "Values out of range"). Each
+ * adjustment is counted as `wire_values_adjusted{kind, action}`.
+ *
+ * - `clamp`: a finite value out of range is moved to the nearest bound (a fraction of a count
+ *   rounded down): a count past 2^53 - 1 is still "very many".
+ * - `drop`: a finite value out of range is left out where the field may be `null` or absent (a
+ *   stat's p90 reads `null`, a cost is absent, a usage amount or a list item goes), since a
+ *   measurement clamped to its bound would read as a real one (a TTFT of a day); where the field
+ *   is required (a stage's duration, an alert's value) it is clamped to the bound.
+ *
+ * A non-finite value (NaN, ±Infinity) or one of the wrong type is always dropped, with what holds
+ * it up to the nearest list item, record entry, `null`-able or optional field; when nothing holds
+ * it, the message is not sent (`dropped_messages{reason="invalid"}`).
+ */
+export const WIRE_VALUE_KINDS = {
+  count: { schemas: [count], outOfRange: 'clamp' },
+  amount: { schemas: [amount], outOfRange: 'drop' },
+  duration: { schemas: [durationMs, offsetMs], outOfRange: 'drop' },
+  rate: { schemas: [rateValue], outOfRange: 'drop' },
+  percent: { schemas: [percent], outOfRange: 'drop' },
+  timestamp: { schemas: [epochMs], outOfRange: 'drop' },
+  metric: { schemas: [metricValue], outOfRange: 'drop' },
+} as const;
+/** A kind of value in a message (`other`: any that is not a number of the kinds above). */
+export type WireValueKind = keyof typeof WIRE_VALUE_KINDS | 'other';
+/** What the sender did with a value a receiver would refuse. */
+export type WireAdjustment = 'clamped' | 'dropped';
+
 /** Distribution summary of one series, in its metric's unit; `null`s while it has no sample. */
-const statsOf = (max: number) => {
-  const value = nullable(number(0, max));
+const statsOf = (v: Schema<number>) => {
+  const value = nullable(v);
   return object({
     count,
     avg: value,
@@ -68,7 +102,7 @@ const statsOf = (max: number) => {
     p99: value,
   });
 };
-export const StatsSchema = statsOf(MAX_DURATION_MS);
+export const StatsSchema = statsOf(durationMs);
 export type Stats = Infer<typeof StatsSchema>;
 
 /** A stats object with no samples. */
@@ -87,10 +121,7 @@ export const emptyStats = (): Stats => ({
 const statsEntries = Object.fromEntries(
   STAT_NAMES.map((name) => [
     name,
-    optional(
-      statsOf(statDef(name).unit === 'ms' ? MAX_DURATION_MS : MAX_TOKENS_PER_SEC),
-      emptyStats,
-    ),
+    optional(statsOf(statDef(name).unit === 'ms' ? durationMs : rateValue), emptyStats),
   ]),
 ) as Record<StatName, Schema<Stats>>;
 
@@ -173,9 +204,6 @@ export const TurnStageSchema = object({
 });
 export type TurnStage = Infer<typeof TurnStageSchema>;
 
-/** Any usage amount (tokens, characters, audio ms) and any cost. */
-const amount = number(0, Number.MAX_SAFE_INTEGER);
-
 /** The usage of one provider and model: each quantity of the catalog it reported. */
 export const UsageEntrySchema = object({
   component: picklist(['stt', 'llm', 'tts', 'realtime']),
@@ -238,12 +266,18 @@ export const FunctionSummarySchema = object({
 export const PluginHealthSchema = object({
   /** Events with a missing or odd field that was ignored, by field (e.g. `llm_metrics.ttftMs`). */
   oddFields: optional(record(count), () => ({})),
-  /** Listener invocations that threw inside the plugin and were contained. */
+  /** Failures the plugin contained: its own, and those of what it calls (sinks, listeners,
+   * the logger, the meter, the room, the framework). */
   internalErrors: optional(count, () => 0),
+  /** The same failures by `source:reason`, e.g. `sink:rejected`, `room:threw`. */
+  containedErrors: optional(record(count), () => ({})),
+  /** Features that turned themselves off (e.g. on a framework shape they do not know), with
+   * why; a feature not listed is on or was not asked for. */
+  disabledFeatures: optional(record(string(200)), () => ({})),
   /** Samples dropped (e.g. negative or non-finite values), by reason. */
   droppedSamples: optional(record(count), () => ({})),
   /** Data-channel messages not delivered, by reason: `not_connected`, `publish_failed`,
-   * `too_large`, `rate_limited`. */
+   * `too_large`, `invalid` (not valid even after its values were adjusted), `rate_limited`. */
   droppedMessages: optional(record(count), () => ({})),
 });
 export type PluginHealth = Infer<typeof PluginHealthSchema>;
@@ -359,7 +393,8 @@ export type AlertMessage = Infer<typeof AlertMessageSchema>;
 
 export type MetricsMessage = SummaryMessage | TurnMessage | AlertMessage;
 
-const MESSAGE_SCHEMAS = {
+/** Each message type's schema. */
+export const MESSAGE_SCHEMAS = {
   summary: SummaryMessageSchema,
   turn: TurnMessageSchema,
   alert: AlertMessageSchema,

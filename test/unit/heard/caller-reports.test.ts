@@ -2,16 +2,14 @@ import { TrackSource } from '@livekit/rtc-node';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
-import {
-  type HeardLatencyReport,
-  encodeCallerMessage,
-  parseCallerMessage,
-} from '../../../src/caller/heard-report.js';
+import { type HeardLatencyReport, parseCallerMessage } from '../../../src/caller/heard-report.js';
 import { CallerReports, type HeardRejection } from '../../../src/heard/caller-reports.js';
 import type { MetricSample, TurnTimeline } from '../../../src/types.js';
-import { LogOnce } from '../../../src/util/log-once.js';
+import { Guard } from '../../../src/util/guard.js';
 
 const TOPIC = 'agent-metrics';
+/** A message as JSON bytes, as is: the caller's encoder would refuse to send the invalid ones. */
+const wire = (m: object) => new TextEncoder().encode(JSON.stringify(m));
 const T0 = 1_796_100_000_000;
 
 /** A room stand-in: emits data events as rtc-node does, records what the agent sends. */
@@ -47,7 +45,7 @@ function setup(from?: string[]) {
       sample: (s) => samples.push(s),
       rejected: (r) => rejected.push(r),
       amended: (t) => amended.push(t),
-      logOnce: new LogOnce({ warn: (o) => warnings.push(o) }),
+      guard: new Guard({ warn: (o) => warnings.push(o) }),
     },
   );
   const send = (payload: Uint8Array | string, who: object | undefined, topic = TOPIC) =>
@@ -92,7 +90,7 @@ function turn(id: string, stop: number, e2e: number, end: number, acoustic = tru
 
 function report(seq: number, heard: number, extra: Partial<HeardLatencyReport> = {}) {
   const callerSpeechEndAt = 5_000_000 + seq * 10_000;
-  return encodeCallerMessage({
+  return wire({
     v: 1,
     type: 'heard_latency',
     seq,
@@ -133,7 +131,7 @@ describe('CallerReports (the agent reading heard-latency reports)', () => {
     const offset = -42; // agent clock − caller clock
     const speechEnd = T0 - 100 - 250 - offset; // the acoustic end arrived 250 ms after it
     h.send(
-      encodeCallerMessage({
+      wire({
         v: 1,
         type: 'heard_latency',
         seq: 1,
@@ -202,7 +200,7 @@ describe('CallerReports (the agent reading heard-latency reports)', () => {
     h.send(report(1, Number.NaN), alice);
     h.send(new Uint8Array(100_000), alice);
     h.send(
-      encodeCallerMessage({
+      wire({
         v: 1,
         type: 'heard_latency',
         seq: 1,
@@ -256,9 +254,182 @@ describe('CallerReports (the agent reading heard-latency reports)', () => {
     assert.equal(h.samples.length, 0);
   });
 
+  it('pins no one on a report it never accepted: a forger before the first turn wins nothing', () => {
+    const h = setup();
+    const forger = caller('mallory');
+    const alice = caller('alice');
+    const ping = (id: number) => wire({ v: 1, type: 'clock_ping', id, sentAt: 1 });
+    // well-formed, before any turn: it can belong to no turn, so it is refused when one completes
+    h.at(-5_000);
+    h.send(report(1, 59_000), forger);
+    for (let i = 0; i < 4; i++) {
+      const start = i * 10_000;
+      h.at(start + 1_500);
+      h.send(report(2 + i, 59_000), forger); // in the window, but 58 s of "network"
+      h.at(start + 2_100);
+      h.send(report(1 + i, 1_400), alice);
+      h.at(start + 4_000);
+      h.reports.turn(turn(`t${i + 1}`, start, 900, start + 4_000));
+    }
+    assert.deepEqual(
+      h.samples.map((s) => [s.value, s.turnId]),
+      [
+        [1_400, 't1'],
+        [1_400, 't2'],
+        [1_400, 't3'],
+        [1_400, 't4'],
+      ],
+    );
+    assert.equal(h.reports.caller, 'alice');
+    assert.equal(h.rejected[0], 'no_turn', 'the early report');
+    // after t1 pinned alice, mallory's reports are not her caller's
+    assert.deepEqual(h.rejected.slice(1), ['implausible', ...Array(3).fill('not_linked')]);
+    h.at(50_000);
+    h.send(ping(1), alice);
+    h.send(ping(2), forger);
+    assert.deepEqual(
+      h.room.sent.map((s) => s.to),
+      [['alice']],
+    );
+  });
+
+  it('refuses a report received before its turn’s audio, whatever clock offset it carries', () => {
+    const h = setup();
+    const offset = 86_400_000; // a day: enough to name any turn by time
+    const callerSpeechEndAt = T0 - 350 - offset; // maps onto t1's acoustic end − 250 ms
+    h.at(-200); // 1.1 s before t1's audio (+900)
+    h.send(
+      wire({
+        v: 1,
+        type: 'heard_latency',
+        seq: 1,
+        heardLatencyMs: 1_400,
+        callerSpeechEndAt,
+        agentAudioAt: callerSpeechEndAt + 1_400,
+        clockOffsetMs: offset,
+        clockRttMs: 10,
+      }),
+      caller('mallory'),
+    );
+    h.at(4_000);
+    h.reports.turn(turn('t1', 0, 900, 4_000));
+    assert.deepEqual(h.samples, []);
+    assert.deepEqual(h.rejected, ['no_turn']);
+    assert.equal(h.reports.caller, undefined);
+  });
+
+  it('refuses a report whose clock-mapped times contradict its turn, inside the window', () => {
+    const h = setup();
+    h.reports.turn(turn('t1', 0, 900, 4_000));
+    h.at(2_000);
+    // its speech end, mapped with its offset, lies 3 s after the agent's own acoustic end
+    const offset = -42;
+    const callerSpeechEndAt = T0 - 100 + 3_000 - offset;
+    h.send(
+      wire({
+        v: 1,
+        type: 'heard_latency',
+        seq: 1,
+        heardLatencyMs: 1_400,
+        callerSpeechEndAt,
+        agentAudioAt: callerSpeechEndAt + 1_400,
+        clockOffsetMs: offset,
+        clockRttMs: 10,
+      }),
+      caller('alice'),
+    );
+    assert.deepEqual(h.rejected, ['implausible']);
+    assert.deepEqual(h.samples, []);
+  });
+
+  it('takes a restarted helper’s new meter id as a fresh seq, at most once per 10 s', () => {
+    const h = setup();
+    const alice = caller('alice');
+    const turnAt = (i: number) => {
+      h.at(i * 20_000 + 4_000);
+      h.reports.turn(turn(`t${i}`, i * 20_000, 900, i * 20_000 + 4_000));
+    };
+    const sendAt = (i: number, seq: number, meter: string | undefined) => {
+      h.at(i * 20_000 + 2_000);
+      h.send(report(seq, 1_400, meter === undefined ? {} : { meter }), alice);
+    };
+    for (let i = 0; i < 5; i++) {
+      sendAt(i, 1 + i, 'a1b2c3');
+      turnAt(i);
+    }
+    sendAt(5, 1, 'restarted'); // the helper restarted: its seq starts from 1 again
+    turnAt(5);
+    assert.equal(h.samples.length, 6);
+    assert.deepEqual(h.rejected, []);
+    // another new id 1 s after that one is not taken (made-up ids would let replays through)
+    h.at(5 * 20_000 + 3_000);
+    h.send(report(1, 1_400, { meter: 'made-up' }), alice);
+    assert.deepEqual(h.rejected, ['rate_limited']);
+    // the same meter's seq still has to grow
+    h.at(6 * 20_000 + 2_000);
+    h.send(report(1, 1_400, { meter: 'restarted' }), alice);
+    assert.deepEqual(h.rejected, ['rate_limited', 'replayed']);
+    h.at(6 * 20_000 + 2_600);
+    h.send(report(2, 1_400, { meter: 'restarted' }), alice);
+    turnAt(6);
+    assert.equal(h.samples.length, 7);
+    // however many ids it makes up, a sender restarts at most once per 10 s
+    let taken = 0;
+    for (let i = 0; i < 120; i++) {
+      h.at(200_000 + i * 500);
+      const before = h.rejected.length;
+      h.send(report(1, 1_400, { meter: `id${i}` }), alice);
+      if (h.rejected.length === before || h.rejected.at(-1) !== 'rate_limited') taken++;
+    }
+    assert.equal(taken, 6, '60 s of new ids every 500 ms');
+  });
+
+  it('refuses a waiting report of another sender once a caller was accepted', () => {
+    const h = setup();
+    h.at(1_500);
+    h.send(report(1, 1_400), caller('alice'));
+    h.at(1_600);
+    h.send(report(1, 1_500), caller('mallory'));
+    h.at(4_000);
+    h.reports.turn(turn('t1', 0, 900, 4_000));
+    assert.deepEqual(
+      h.samples.map((s) => s.value),
+      [1_400],
+    );
+    assert.deepEqual(h.rejected, ['not_linked']);
+    assert.equal(h.reports.caller, 'alice');
+  });
+
+  it('ignores a clock offset from an exchange of over 2 s round trip (network left unsplit)', () => {
+    const h = setup();
+    h.reports.turn(turn('t1', 0, 900, 4_000));
+    h.at(2_000);
+    h.send(report(1, 1_400, { clockOffsetMs: 1e9, clockRttMs: 2_500 }), caller('alice'));
+    assert.equal(h.samples.length, 1);
+    const stages = h.amended[0]!.stages.map((s) => s.stage);
+    assert.ok(stages.includes('network') && !stages.includes('uplink'), stages.join());
+  });
+
+  it('takes the next accepted report’s sender as the caller once the caller left', () => {
+    const h = setup();
+    h.reports.turn(turn('t1', 0, 900, 4_000));
+    h.at(2_000);
+    h.send(report(1, 1_400), caller('alice'));
+    assert.equal(h.reports.caller, 'alice');
+    h.room.emit('participantDisconnected', caller('someone'));
+    assert.equal(h.reports.caller, 'alice');
+    h.room.emit('participantDisconnected', caller('alice'));
+    assert.equal(h.reports.caller, undefined);
+    h.reports.turn(turn('t2', 10_000, 900, 14_000));
+    h.at(12_000);
+    h.send(report(1, 1_300), caller('bob'));
+    assert.equal(h.reports.caller, 'bob');
+    assert.equal(h.samples.length, 2);
+  });
+
   it('answers clock pings from its caller only, and a bounded number', () => {
     const h = setup();
-    const ping = (id: number) => encodeCallerMessage({ v: 1, type: 'clock_ping', id, sentAt: 1 });
+    const ping = (id: number) => wire({ v: 1, type: 'clock_ping', id, sentAt: 1 });
     h.send(ping(1), caller('viewer', false));
     h.send(ping(2), caller('alice'));
     for (let i = 0; i < 10; i++) h.send(ping(3 + i), caller('alice'));

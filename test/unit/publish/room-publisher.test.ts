@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import type { MetricsRoom } from '../../../src/options.js';
 import { RoomPublisher, type DropReason } from '../../../src/publish/room-publisher.js';
 import type { MetricsSummary, TurnTimeline } from '../../../src/types.js';
-import { LogOnce } from '../../../src/util/log-once.js';
+import { Guard } from '../../../src/util/guard.js';
 import { decodeMessage } from '../../../src/wire/decode.js';
 import type { MetricsMessage } from '../../../src/wire/messages.js';
 import { T0, activeAlert, summary, turn } from '../../fixtures/overlay-page/messages.js';
@@ -69,7 +69,7 @@ function setup(destinationIdentities?: string[]) {
       summary: () => ({ ...state.summary, at: Date.now() }),
       lastTurn: () => state.lastTurn,
       now: () => Date.now(),
-      logOnce: new LogOnce({ warn: () => {} }),
+      guard: new Guard({ warn: () => {} }),
       dropped: (reason) => dropped.push(reason),
     },
   );
