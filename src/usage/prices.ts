@@ -9,7 +9,7 @@ import {
   type UsageComponent,
   type UsageField,
 } from '../catalog/index.js';
-import { type ConfigProblem, MetricsConfigError } from '../errors.js';
+import { ConfigCheck, MetricsConfigError, readList, readRecord } from '../errors.js';
 
 /** The price of one provider's model (or of every model, with `model: '*'`). */
 export interface ModelPrice {
@@ -123,82 +123,103 @@ export function costOf(price: ModelPrice, amounts: Partial<Record<UsageField, nu
   return total;
 }
 
-/** Validates `prices` (every problem at once) into a {@link PriceBook}. */
+/** Validates `prices` (every problem at once, the first 20 listed) into a {@link PriceBook}.
+ * Reads each value once, through the guards of `errors.ts`: whatever the table holds (keys such
+ * as `__proto__`, getters, Proxies, a million fields), it returns or throws a MetricsConfigError. */
 export function resolvePrices(value: unknown): PriceBook | undefined {
   if (value === undefined) return undefined;
-  const problems: ConfigProblem[] = [];
-  const problem = (option: string, message: string) => problems.push({ option, message });
-  const table = (typeof value === 'object' && value !== null ? value : {}) as Record<
-    string,
-    unknown
-  >;
-  if (typeof value !== 'object' || value === null) {
-    throw new MetricsConfigError('prices', 'expected { currency, models: [...] }');
-  }
-  const currency = table.currency;
+  const table = readRecord(value, 'prices');
+  if (!table) throw new MetricsConfigError('prices', 'expected { currency, models: [...] }');
+  const check = new ConfigCheck();
+  const currency = table.get('currency');
   if (typeof currency !== 'string' || !CURRENCY.test(currency)) {
-    problem('prices.currency', 'expected a currency code such as "USD" (letters, digits, _)');
+    check.problem('prices.currency', 'expected a currency code such as "USD" (letters, digits, _)');
   }
-  const models = table.models;
-  if (!Array.isArray(models) || models.length === 0 || models.length > MAX_MODELS) {
-    problem('prices.models', `expected a list of 1 to ${MAX_MODELS} model prices`);
+  const models = check.take(() => readList(table.get('models'), 'prices.models', MAX_MODELS), {
+    items: [],
+    length: 0,
+  });
+  if (!models || models.length === 0 || models.length > MAX_MODELS) {
+    check.problem('prices.models', `expected a list of 1 to ${MAX_MODELS} model prices`);
   }
   const valid: ModelPrice[] = [];
   const seen = new Set<string>();
-  (Array.isArray(models) ? models.slice(0, MAX_MODELS) : []).forEach((entry: unknown, i) => {
-    const at = `prices.models[${i}]`;
-    if (typeof entry !== 'object' || entry === null) {
-      problem(at, 'expected an object with component, model and prices');
-      return;
-    }
-    const e = entry as Record<string, unknown>;
-    const before = problems.length;
-    const component = e.component as UsageComponent;
-    if (typeof component !== 'string' || !Object.hasOwn(PRICE_FIELDS, component)) {
-      problem(`${at}.component`, 'expected one of llm, realtime, tts, stt');
-    }
-    const name = (field: string) => {
-      const v = e[field];
-      if (v === undefined && field === 'provider') return;
-      if (typeof v !== 'string' || v.length === 0 || v.length > 128) {
-        problem(`${at}.${field}`, 'expected a non-empty string of at most 128 characters');
-      }
-    };
-    name('model');
-    name('provider');
-    const allowed = PRICE_FIELDS[component] ?? [];
-    let prices = 0;
-    for (const key of Object.keys(e)) {
-      if (key === 'component' || key === 'model' || key === 'provider') continue;
-      if (!ALL_PRICE_FIELDS.has(key as PriceField)) {
-        problem(`${at}.${key}`, 'unknown field');
-        continue;
-      }
-      if (!allowed.includes(key as PriceField)) {
-        problem(`${at}.${key}`, `does not price a ${String(component)}; use ${allowed.join(', ')}`);
-        continue;
-      }
-      const v = e[key];
-      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_PRICE) {
-        problem(`${at}.${key}`, `expected a price from 0 to ${MAX_PRICE}`);
-        continue;
-      }
-      prices += 1;
-    }
-    if (e.perThousandCharacters !== undefined && e.perAudioMinute !== undefined) {
-      problem(at, 'a TTS is billed by characters or by audio minutes: give one of the two');
-    }
-    if (prices === 0 && problems.length === before) {
-      problem(at, `no price given; use ${allowed.join(', ')}`);
-    }
-    const key = `${String(component)}/${String(e.provider ?? '')}/${String(e.model)}`;
-    if (problems.length === before && seen.has(key)) {
-      problem(at, `a second price for ${key.replace('//', '/')}`);
+  models?.items.forEach((entry, i) => {
+    const before = check.count;
+    const price = check.take(() => modelPrice(entry, `prices.models[${i}]`, check), undefined);
+    if (!price || check.count !== before) return;
+    const key = `${price.component}/${price.provider ?? ''}/${price.model}`;
+    if (seen.has(key)) {
+      check.problem(`prices.models[${i}]`, `a second price for ${key.replace('//', '/')}`);
     }
     seen.add(key);
-    if (problems.length === before) valid.push({ ...(e as unknown as ModelPrice) });
+    valid.push(price);
   });
-  const [first, ...more] = problems;
-  if (first) throw new MetricsConfigError(first.option, first.message, more);
+  check.done();
   return new PriceBook(currency as string, valid);
+}
+
+/** One entry of `models`, its problems recorded in `check`; undefined when it has any. */
+function modelPrice(entry: unknown, at: string, check: ConfigCheck): ModelPrice | undefined {
+  const e = readRecord(entry, at);
+  if (!e) {
+    check.problem(at, 'expected an object with component, model and prices');
+    return undefined;
+  }
+  const before = check.count;
+  const component = e.get('component');
+  // An own key of PRICE_FIELDS only: `constructor` or `__proto__` is not a component.
+  const allowed =
+    typeof component === 'string' && Object.hasOwn(PRICE_FIELDS, component)
+      ? PRICE_FIELDS[component as UsageComponent]
+      : undefined;
+  if (!allowed) check.problem(`${at}.component`, 'expected one of llm, realtime, tts, stt');
+  const name = (field: 'model' | 'provider') => {
+    const v = e.get(field);
+    if (v === undefined && field === 'provider') return undefined;
+    if (typeof v !== 'string' || v.length === 0 || v.length > 128) {
+      check.problem(`${at}.${field}`, 'expected a non-empty string of at most 128 characters');
+      return undefined;
+    }
+    return v;
+  };
+  const model = name('model');
+  const provider = name('provider');
+  const prices: Partial<Record<PriceField, number>> = {};
+  let count = 0;
+  for (const [key, v] of e) {
+    if (key === 'component' || key === 'model' || key === 'provider') continue;
+    if (!ALL_PRICE_FIELDS.has(key as PriceField)) {
+      check.problem(`${at}.${key}`, 'unknown field');
+      continue;
+    }
+    if (!allowed?.includes(key as PriceField)) {
+      check.problem(
+        `${at}.${key}`,
+        allowed
+          ? `does not price a ${String(component)}; use ${allowed.join(', ')}`
+          : 'prices no known component',
+      );
+      continue;
+    }
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_PRICE) {
+      check.problem(`${at}.${key}`, `expected a price from 0 to ${MAX_PRICE}`);
+      continue;
+    }
+    prices[key as PriceField] = v;
+    count += 1;
+  }
+  if (e.get('perThousandCharacters') !== undefined && e.get('perAudioMinute') !== undefined) {
+    check.problem(at, 'a TTS is billed by characters or by audio minutes: give one of the two');
+  }
+  if (count === 0 && check.count === before) {
+    check.problem(at, `no price given; use ${(allowed ?? []).join(', ')}`);
+  }
+  if (check.count !== before || !allowed || model === undefined) return undefined;
+  return {
+    component: component as UsageComponent,
+    ...(provider === undefined ? {} : { provider }),
+    model,
+    ...prices,
+  };
 }

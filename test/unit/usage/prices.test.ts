@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { resolveOptions } from '../../../src/config.js';
 import { MetricsConfigError } from '../../../src/errors.js';
+import { createMetricsRuntime } from '../../../src/runtime.js';
 import { costOf, resolvePrices } from '../../../src/usage/prices.js';
 
 const close = (actual: number | undefined, expected: number) =>
@@ -133,5 +135,53 @@ describe('price table', () => {
     assert.throws(() => resolvePrices({ currency: 'USD', models: [] }), /prices\.models/);
     assert.throws(() => resolvePrices('cheap'), /prices/);
     assert.equal(resolvePrices(undefined), undefined);
+  });
+});
+
+describe('price table: hostile input', () => {
+  const problemOf = (table: unknown) => {
+    try {
+      resolvePrices(table);
+    } catch (error) {
+      assert.ok(error instanceof MetricsConfigError, `not a MetricsConfigError: ${String(error)}`);
+      return error;
+    }
+    return assert.fail('expected a MetricsConfigError');
+  };
+
+  it('reports a component named __proto__, constructor or prototype as a bad component', () => {
+    for (const component of ['__proto__', 'constructor', 'prototype', 'toString']) {
+      const error = problemOf({
+        currency: 'USD',
+        models: [{ component, model: 'm', inputPerMillionTokens: 1 }],
+      });
+      assert.equal(error.problems[0]?.option, 'prices.models[0].component', component);
+    }
+    // JSON.parse makes `__proto__` an own key, as a price table read from a file would have it
+    const parsed = JSON.parse(
+      '{"currency":"USD","models":[{"component":"__proto__","model":"m","__proto__":{"x":1}}]}',
+    );
+    assert.deepEqual(
+      problemOf(parsed).problems.map((p) => p.option),
+      ['prices.models[0].component', 'prices.models[0].__proto__'],
+    );
+  });
+
+  it('lists the first 20 of 200,000 bad fields and counts the rest, also through resolveOptions', () => {
+    const entry: Record<string, unknown> = { component: 'llm', model: 'm' };
+    for (let i = 0; i < 200_000; i++) entry[`x${i}`] = 1;
+    const prices = { currency: 'USD', models: [entry] };
+    const direct = problemOf(prices);
+    assert.equal(direct.problems.length, 20);
+    assert.equal(direct.problemCount, 200_000);
+    assert.match(direct.message, /\n {2}… and 199980 more$/);
+    assert.ok(direct.message.length < 5_000, `${direct.message.length} characters`);
+    assert.throws(
+      () => resolveOptions({ prices, runtime: createMetricsRuntime({ hub: false }) }),
+      (error) =>
+        error instanceof MetricsConfigError &&
+        error.problemCount === 200_000 &&
+        error.problems.length === 20,
+    );
   });
 });
