@@ -1,9 +1,21 @@
 import type { Meter } from '@opentelemetry/api';
 import { type ResolvedRule, resolveAlertRules } from './alerts/rules.js';
 import { LABEL_NAME, MAX_LABEL_VALUE, RESERVED_LABELS } from './catalog/label-names.js';
-import { ConfigCheck, MetricsConfigError } from './errors.js';
+import {
+  ConfigCheck,
+  MetricsConfigError,
+  readList,
+  readOption,
+  readRecord,
+  shown,
+} from './errors.js';
 import { type MetricsRuntime, defaultMetricsRuntime } from './runtime.js';
-import type { AttachMetricsOptions, MetricsLogger, MetricsRoom } from './options.js';
+import type {
+  AttachMetricsOptions,
+  MetricsLogger,
+  MetricsRoom,
+  PublishOptions,
+} from './options.js';
 import type { MetricsSink } from './types.js';
 import { type PriceBook, resolvePrices } from './usage/prices.js';
 import { DEFAULT_TOPIC } from './wire/messages.js';
@@ -58,7 +70,7 @@ export function integerOption(
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new MetricsConfigError(
       option,
-      `expected an integer from ${min} to ${max}, got ${String(value)}`,
+      `expected an integer from ${min} to ${max}, got ${shown(value)}`,
     );
   }
   return value;
@@ -66,12 +78,12 @@ export function integerOption(
 
 function resolveLabels(labels: unknown): Record<string, string> {
   if (labels === undefined) return {};
-  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
-    throw new MetricsConfigError('labels', 'expected an object of string label values');
-  }
-  const out: Record<string, string> = {};
+  const entries = readRecord(labels, 'labels');
+  if (!entries) throw new MetricsConfigError('labels', 'expected an object of string label values');
+  // No prototype: a label named `constructor` is a label like any other.
+  const out: Record<string, string> = Object.create(null);
   const check = new ConfigCheck();
-  for (const [name, value] of Object.entries(labels)) {
+  for (const [name, value] of entries) {
     check.take(() => {
       if (!LABEL_NAME.test(name) || name.startsWith('__')) {
         throw new MetricsConfigError(
@@ -106,28 +118,44 @@ function resolveHysteresis(value: unknown): number {
   if (typeof hysteresis !== 'number' || !(hysteresis >= 0 && hysteresis < 1)) {
     throw new MetricsConfigError(
       'alertHysteresis',
-      `expected a fraction in [0, 1), got ${String(hysteresis)}`,
+      `expected a fraction in [0, 1), got ${shown(hysteresis)}`,
     );
   }
   return hysteresis;
 }
 
 function resolveLogger(value: unknown): MetricsLogger {
-  const logger = (value ?? consoleLogger) as Partial<MetricsLogger> | null;
-  if (!logger || typeof logger.warn !== 'function') {
+  if (value === undefined) return consoleLogger;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    typeof readOption(value, 'warn', 'logger') !== 'function'
+  ) {
     throw new MetricsConfigError('logger', 'expected an object with a warn(obj, msg) method');
   }
-  return logger as MetricsLogger;
+  return value as MetricsLogger;
 }
 
 function resolveOtel(value: unknown): Meter | undefined {
   if (value === undefined) return undefined;
-  const o = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
-  const meter = o.meter as Partial<Meter> | undefined;
-  if (meter && typeof meter.createHistogram === 'function') return meter as Meter;
-  const provider = o.meterProvider as { getMeter?: unknown } | undefined;
-  if (provider && typeof provider.getMeter === 'function') {
-    return (provider.getMeter as (name: string) => Meter)('livekit-agents-metrics');
+  const member = (name: string) =>
+    typeof value === 'object' && value !== null ? readOption(value, name, 'otel') : undefined;
+  const meter = member('meter');
+  if (isObject(meter) && typeof readOption(meter, 'createHistogram', 'otel.meter') === 'function') {
+    return meter as Meter;
+  }
+  const provider = member('meterProvider');
+  const getMeter = isObject(provider)
+    ? readOption(provider, 'getMeter', 'otel.meterProvider')
+    : undefined;
+  if (typeof getMeter === 'function') {
+    let got: unknown;
+    try {
+      got = getMeter.call(provider, 'livekit-agents-metrics');
+    } catch {
+      throw new MetricsConfigError('otel.meterProvider', 'its getMeter() threw');
+    }
+    return got as Meter;
   }
   throw new MetricsConfigError(
     'otel',
@@ -135,21 +163,80 @@ function resolveOtel(value: unknown): Meter | undefined {
   );
 }
 
+const isObject = (value: unknown): value is object =>
+  (typeof value === 'object' || typeof value === 'function') && value !== null;
+
+/** Items of a list option (sinks, identities) read at most. */
+const MAX_LIST_OPTION = 1_000;
+
 function resolveSinks(value: unknown): MetricsSink[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value) || value.some((s) => typeof s !== 'object' || s === null)) {
-    throw new MetricsConfigError('sinks', 'expected an array of sink objects (see MetricsSink)');
+  const list = readList(value, 'sinks', MAX_LIST_OPTION);
+  if (!list || list.length > MAX_LIST_OPTION || list.items.some((s) => !isObject(s))) {
+    throw new MetricsConfigError(
+      'sinks',
+      `expected an array of at most ${MAX_LIST_OPTION} sink objects (see MetricsSink)`,
+    );
   }
-  return [...(value as MetricsSink[])];
+  return list.items as MetricsSink[];
+}
+
+/** A non-empty list of non-empty strings (participant identities), copied. */
+function identities(value: unknown, option: string, what: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  const list = readList(value, option, MAX_LIST_OPTION);
+  if (
+    !list ||
+    list.length === 0 ||
+    list.length > MAX_LIST_OPTION ||
+    list.items.some((d) => typeof d !== 'string' || d.length === 0)
+  ) {
+    throw new MetricsConfigError(
+      option,
+      `expected a non-empty array of at most ${MAX_LIST_OPTION} participant identities (${what})`,
+    );
+  }
+  return list.items as string[];
 }
 
 function resolveRuntime(value: unknown): MetricsRuntime {
   if (value === undefined) return defaultMetricsRuntime();
-  if (typeof value !== 'object' || value === null || !('exporter' in value)) {
+  let ok: boolean;
+  try {
+    ok = typeof value === 'object' && value !== null && 'exporter' in value;
+  } catch {
+    ok = false;
+  }
+  if (!ok) {
     throw new MetricsConfigError('runtime', 'expected a runtime from createMetricsRuntime()');
   }
   return value as MetricsRuntime;
 }
+
+/** Every option `resolveOptions` reads, each read once through a guard. */
+const OPTION_KEYS = [
+  'labels',
+  'alerts',
+  'alertWindowMs',
+  'alertMinSamples',
+  'alertMinRequests',
+  'alertHysteresis',
+  'maxTurns',
+  'exactSamples',
+  'maxFunctionNames',
+  'logger',
+  'now',
+  'prometheus',
+  'otel',
+  'sinks',
+  'runtime',
+  'room',
+  'publish',
+  'heardLatency',
+  'acousticSpeechEnd',
+  'audibleOutput',
+  'prices',
+] as const satisfies readonly (keyof AttachMetricsOptions)[];
 
 /** Validates every option once, at attach time, and fills in the defaults. Every problem is
  * reported at once, in one MetricsConfigError. */
@@ -157,14 +244,18 @@ export function resolveOptions(options: AttachMetricsOptions = {}): ResolvedOpti
   if (typeof options !== 'object' || options === null) {
     throw new MetricsConfigError('options', 'expected an options object');
   }
-  const o = options;
   const check = new ConfigCheck();
+  // A copy of what was given, read once: a getter or Proxy that throws is one problem, and no
+  // later check reads the caller's object again.
+  const o: AttachMetricsOptions = {};
+  for (const key of OPTION_KEYS) {
+    const value = check.take(() => readOption(options, key, key), undefined);
+    if (value !== undefined) (o as Record<string, unknown>)[key] = value;
+  }
   const int = (name: keyof AttachMetricsOptions, fallback: number, min: number, max: number) =>
     check.take(() => integerOption(o[name], name, fallback, min, max), fallback);
   if (o.now !== undefined && typeof o.now !== 'function') {
-    check.take(() => {
-      throw new MetricsConfigError('now', 'expected a function returning epoch milliseconds');
-    }, undefined);
+    check.problem('now', 'expected a function returning epoch milliseconds');
   }
   const resolved: ResolvedOptions = {
     labels: Object.freeze(check.take(() => resolveLabels(o.labels), {})),
@@ -178,7 +269,7 @@ export function resolveOptions(options: AttachMetricsOptions = {}): ResolvedOpti
     maxFunctionNames: int('maxFunctionNames', 50, 1, 10_000),
     logger: check.take(() => resolveLogger(o.logger), consoleLogger),
     now: typeof o.now === 'function' ? o.now : Date.now,
-    prometheus: o.prometheus ?? true,
+    prometheus: check.take(() => resolveBoolean(o.prometheus, 'prometheus'), true),
     publish: check.take(() => resolvePublish(o), undefined),
     otelMeter: check.take(() => resolveOtel(o.otel), undefined),
     sinks: check.take(() => resolveSinks(o.sinks), []),
@@ -201,19 +292,8 @@ function resolveHeardLatency(value: unknown): ResolvedOptions['heardLatency'] {
   if (typeof value !== 'object' || value === null) {
     throw new MetricsConfigError('heardLatency', 'expected an options object or false');
   }
-  const from = (value as { from?: unknown }).from;
-  if (
-    from !== undefined &&
-    (!Array.isArray(from) ||
-      from.length === 0 ||
-      from.some((d) => typeof d !== 'string' || d.length === 0))
-  ) {
-    throw new MetricsConfigError(
-      'heardLatency.from',
-      'expected a non-empty array of participant identities (omit it for the linked caller)',
-    );
-  }
-  return { from: from && [...(from as string[])] };
+  const from = readOption(value, 'from', 'heardLatency.from');
+  return { from: identities(from, 'heardLatency.from', 'omit it for the linked caller') };
 }
 
 function resolveBoolean(value: unknown, option: string): boolean {
@@ -235,16 +315,12 @@ function resolvePublish(options: AttachMetricsOptions): ResolvedPublishOptions |
       "publishing needs the job's room: pass `room: ctx.room` (or remove `publish`)",
     );
   }
-  const candidate = room as Partial<MetricsRoom> | null;
-  if (
-    !candidate ||
-    typeof candidate.on !== 'function' ||
-    typeof candidate.off !== 'function' ||
-    !('isConnected' in candidate)
-  ) {
+  if (!isRoom(room)) {
     throw new MetricsConfigError('room', "expected the job's @livekit/rtc-node Room (ctx.room)");
   }
-  const topic = publish?.topic ?? DEFAULT_TOPIC;
+  const read = (key: keyof PublishOptions) =>
+    publish === undefined ? undefined : readOption(publish, key, `publish.${key}`);
+  const topic = read('topic') ?? DEFAULT_TOPIC;
   if (typeof topic !== 'string' || topic.length === 0 || topic.length > 128) {
     throw new MetricsConfigError(
       'publish.topic',
@@ -257,22 +333,24 @@ function resolvePublish(options: AttachMetricsOptions): ResolvedPublishOptions |
       `"${topic}" starts with "lk.", which LiveKit reserves for its own topics; choose another`,
     );
   }
-  const destinations = publish?.destinationIdentities;
-  if (
-    destinations !== undefined &&
-    (!Array.isArray(destinations) ||
-      destinations.length === 0 ||
-      destinations.some((d) => typeof d !== 'string' || d.length === 0))
-  ) {
-    throw new MetricsConfigError(
-      'publish.destinationIdentities',
-      'expected a non-empty array of participant identities (omit it to send to everyone)',
-    );
-  }
   return {
-    room: room,
+    room,
     topic,
-    intervalMs: integerOption(publish?.intervalMs, 'publish.intervalMs', 2_000, 100, 600_000),
-    destinationIdentities: destinations && [...destinations],
+    intervalMs: integerOption(read('intervalMs'), 'publish.intervalMs', 2_000, 100, 600_000),
+    destinationIdentities: identities(
+      read('destinationIdentities'),
+      'publish.destinationIdentities',
+      'omit it to send to everyone',
+    ),
   };
+}
+
+function isRoom(room: unknown): room is MetricsRoom {
+  if (!isObject(room)) return false;
+  try {
+    const r = room as Partial<MetricsRoom>;
+    return typeof r.on === 'function' && typeof r.off === 'function' && 'isConnected' in r;
+  } catch {
+    return false;
+  }
 }

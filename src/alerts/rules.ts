@@ -6,7 +6,7 @@ import {
   alertDirection,
   unitOf,
 } from '../catalog/index.js';
-import { ConfigCheck, MetricsConfigError } from '../errors.js';
+import { ConfigCheck, MetricsConfigError, readOption, readRecord, shown } from '../errors.js';
 import type { AlertRules } from '../types.js';
 
 export { DEFAULT_ALERT_RULES } from '../catalog/index.js';
@@ -20,19 +20,19 @@ export interface ResolvedRule extends AlertThresholds {
 /** Merges user rules over the catalog's defaults and validates them; throws a
  * MetricsConfigError that lists every problem. */
 export function resolveAlertRules(user: AlertRules | undefined): ResolvedRule[] {
-  if (user !== undefined && (typeof user !== 'object' || user === null || Array.isArray(user))) {
+  // Read once, through the guards of errors.ts (a key such as `__proto__` is just a key).
+  const given = user === undefined ? new Map<string, unknown>() : readRecord(user, 'alerts');
+  if (!given) {
     throw new MetricsConfigError(
       'alerts',
       'expected an object of { metric: { warning, critical } }',
     );
   }
-  const merged: Record<string, AlertThresholds | false | undefined> = {
-    ...DEFAULT_ALERT_RULES,
-    ...user,
-  };
+  const merged = new Map<string, unknown>(Object.entries(DEFAULT_ALERT_RULES));
+  for (const [metric, thresholds] of given) merged.set(metric, thresholds);
   const check = new ConfigCheck();
   const rules: ResolvedRule[] = [];
-  for (const [metric, thresholds] of Object.entries(merged)) {
+  for (const [metric, thresholds] of merged) {
     const rule = check.take(() => {
       if (!(ALERT_METRICS as readonly string[]).includes(metric)) {
         throw new MetricsConfigError(
@@ -54,7 +54,8 @@ function validateRule(metric: AlertMetric, t: unknown): ResolvedRule {
   if (typeof t !== 'object' || t === null) {
     throw new MetricsConfigError(path, 'expected { warning: number, critical: number } or false');
   }
-  const { warning, critical } = t as Record<string, unknown>;
+  const warning = readOption(t, 'warning', `${path}.warning`);
+  const critical = readOption(t, 'critical', `${path}.critical`);
   const check = new ConfigCheck();
   for (const [name, v] of [
     ['warning', warning],
@@ -64,7 +65,7 @@ function validateRule(metric: AlertMetric, t: unknown): ResolvedRule {
       if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
         throw new MetricsConfigError(
           `${path}.${name}`,
-          `expected a finite number >= 0, got ${String(v)}`,
+          `expected a finite number >= 0, got ${shown(v)}`,
         );
       }
       if (unitOf(metric) === '%' && v > 100) {

@@ -2,7 +2,7 @@
  * The generated rules wrapped in a Prometheus Operator `PrometheusRule` (monitoring.coreos.com/v1),
  * for clusters where the operator loads rules from custom resources instead of files.
  */
-import { MetricsConfigError } from '../errors.js';
+import { MetricsConfigError, readOption, readRecord, shown } from '../errors.js';
 import {
   buildPrometheusRules,
   generatePrometheusRules,
@@ -29,16 +29,17 @@ const DNS_LABEL_ONLY = new RegExp(`^${DNS_LABEL}$`);
 const LABEL_NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
-function checkName(option: string, value: string, pattern: RegExp, max: number): void {
-  if (value.length > max || !pattern.test(value)) {
+function checkName(option: string, value: unknown, pattern: RegExp, max: number): string {
+  if (typeof value !== 'string' || value.length > max || !pattern.test(value)) {
     throw new MetricsConfigError(
       option,
-      `expected lower-case letters, digits and '-' (at most ${max} characters), got ${JSON.stringify(value)}`,
+      `expected lower-case letters, digits and '-' (at most ${max} characters), got ${shown(value)}`,
     );
   }
+  return value;
 }
 
-function checkLabel(key: string, value: string): void {
+function checkLabel(key: string, value: unknown): void {
   const slash = key.lastIndexOf('/');
   const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
   const name = key.slice(slash + 1);
@@ -49,13 +50,13 @@ function checkLabel(key: string, value: string): void {
   if (!keyOk) {
     throw new MetricsConfigError(
       'labels',
-      `${JSON.stringify(key)} is not a Kubernetes label key (an optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' or '.')`,
+      `${shown(key)} is not a Kubernetes label key (an optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' or '.')`,
     );
   }
-  if (value.length > 63 || !LABEL_VALUE.test(value)) {
+  if (typeof value !== 'string' || value.length > 63 || !LABEL_VALUE.test(value)) {
     throw new MetricsConfigError(
       'labels',
-      `the value of ${key}, ${JSON.stringify(value)}, is not a Kubernetes label value (at most 63 letters, digits, '-', '_' or '.')`,
+      `the value of ${shown(key)}, ${shown(value)}, is not a Kubernetes label value (at most 63 letters, digits, '-', '_' or '.')`,
     );
   }
 }
@@ -69,11 +70,26 @@ export function generatePrometheusRuleManifest(
   options: PrometheusRulesOptions = {},
   meta: RuleManifestMeta = {},
 ): string {
-  const name = meta.name ?? 'livekit-agents-metrics';
-  checkName('name', name, DNS_SUBDOMAIN, 253);
-  if (meta.namespace !== undefined) checkName('namespace', meta.namespace, DNS_LABEL_ONLY, 63);
-  const labels = meta.labels ?? {};
-  for (const [key, value] of Object.entries(labels)) checkLabel(key, value);
+  if (typeof meta !== 'object' || meta === null) {
+    throw new MetricsConfigError('meta', 'expected { name, namespace, labels }');
+  }
+  const name = checkName(
+    'name',
+    readOption(meta, 'name', 'name') ?? 'livekit-agents-metrics',
+    DNS_SUBDOMAIN,
+    253,
+  );
+  const given = readOption(meta, 'namespace', 'namespace');
+  const namespace =
+    given === undefined ? undefined : checkName('namespace', given, DNS_LABEL_ONLY, 63);
+  const entries = readRecord(readOption(meta, 'labels', 'labels') ?? {}, 'labels');
+  if (!entries) throw new MetricsConfigError('labels', 'expected an object of label values');
+  // No prototype: a label named `__proto__` is a label like any other.
+  const labels: Record<string, string> = Object.create(null);
+  for (const [key, value] of entries) {
+    checkLabel(key, value);
+    labels[key] = value as string;
+  }
 
   const rules = generatePrometheusRules(options);
   // The rules file's own header (window, for, the Alertmanager inhibit advice) is kept.
@@ -89,7 +105,7 @@ export function generatePrometheusRuleManifest(
     '# ruleNamespaceSelector this namespace.',
   );
   const metadata: Record<string, string | Record<string, string>> = { name };
-  if (meta.namespace !== undefined) metadata.namespace = meta.namespace;
+  if (namespace !== undefined) metadata.namespace = namespace;
   if (Object.keys(labels).length > 0) metadata.labels = labels;
   const manifest = {
     apiVersion: 'monitoring.coreos.com/v1',

@@ -3,7 +3,7 @@
  * metric families the Prometheus exporter exposes. Pure: options in, a rules file (YAML) out.
  */
 import { type ResolvedRule, resolveAlertRules } from '../alerts/rules.js';
-import { MetricsConfigError } from '../errors.js';
+import { MetricsConfigError, readList, readOption, shown } from '../errors.js';
 import { stringify } from 'yaml';
 import { exportedValue } from '../catalog/families.js';
 import { FAMILY_CATALOG, STAT_NAMES, type StatName, statDef } from '../catalog/index.js';
@@ -121,16 +121,17 @@ export function parsePromDuration(text: string): number | undefined {
   return DURATION_MS.reduce((sum, size, i) => sum + Number(m[i + 1] ?? 0) * size, 0);
 }
 
-function validGroupBy(groupBy: unknown): string[] {
-  if (groupBy === undefined) return [];
-  if (!Array.isArray(groupBy)) {
-    throw new MetricsConfigError('groupBy', 'expected an array of label names');
+function validGroupBy(given: unknown): string[] {
+  if (given === undefined) return [];
+  const groupBy = readList(given, 'groupBy', 1_000);
+  if (!groupBy || groupBy.length > 1_000) {
+    throw new MetricsConfigError('groupBy', 'expected an array of at most 1000 label names');
   }
-  groupBy.forEach((label: unknown, i) => {
+  groupBy.items.forEach((label: unknown, i) => {
     if (typeof label !== 'string' || !LABEL_NAME.test(label) || label.startsWith('__')) {
       throw new MetricsConfigError(
         `groupBy[${i}]`,
-        `expected a label name matching [a-zA-Z_][a-zA-Z0-9_]* and not starting with __, got ${JSON.stringify(label)}`,
+        `expected a label name matching [a-zA-Z_][a-zA-Z0-9_]* and not starting with __, got ${shown(label)}`,
       );
     }
     // `le` is the bucket bound that histogram_quantile consumes, never a dimension to keep.
@@ -138,7 +139,7 @@ function validGroupBy(groupBy: unknown): string[] {
       throw new MetricsConfigError(`groupBy[${i}]`, '"le" is always aggregated by the quantiles');
     }
   });
-  return groupBy as string[];
+  return groupBy.items as string[];
 }
 
 /** `by (a, b)` with duplicates dropped, order kept. */
@@ -171,10 +172,19 @@ interface Resolved {
   groupBy: string[];
 }
 
-function resolve(options: PrometheusRulesOptions): Resolved {
-  if (typeof options !== 'object' || options === null) {
+function resolve(given: PrometheusRulesOptions): Resolved {
+  if (typeof given !== 'object' || given === null) {
     throw new MetricsConfigError('options', 'expected an options object');
   }
+  // Each option read once, through a guard (a getter or Proxy that throws is a config error).
+  const read = (key: keyof PrometheusRulesOptions) => readOption(given, key, key);
+  const options = {
+    alerts: read('alerts'),
+    alertWindowMs: read('alertWindowMs'),
+    alertMinRequests: read('alertMinRequests'),
+    for: read('for'),
+    groupBy: read('groupBy'),
+  } as PrometheusRulesOptions;
   const rules = resolveAlertRules(options.alerts);
   const windowMs = integerOption(
     options.alertWindowMs,
@@ -188,7 +198,7 @@ function resolve(options: PrometheusRulesOptions): Resolved {
   if (typeof forDuration !== 'string' || parsePromDuration(forDuration) === undefined) {
     throw new MetricsConfigError(
       'for',
-      `expected a Prometheus duration such as 2m, 30s or 1h30m, got ${JSON.stringify(forDuration)}`,
+      `expected a Prometheus duration such as 2m, 30s or 1h30m, got ${shown(forDuration)}`,
     );
   }
   return {
