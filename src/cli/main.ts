@@ -1,4 +1,4 @@
-import { type CliIo, type Command, EXIT_USAGE, UsageError } from './command.js';
+import { type CliIo, type Command, EXIT_USAGE, UsageError, oneLine, quoted } from './command.js';
 import { rulesCommand } from './rules-command.js';
 import { watchCommand } from './watch-command.js';
 
@@ -38,7 +38,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return await command.run(args, io);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    io.stderr(`${BIN} ${command.name}: ${err.message}\nRun '${BIN} ${command.name} --help'.\n`);
+    io.stderr(
+      `${BIN} ${command.name}: ${oneLine(err.message)}\nRun '${BIN} ${command.name} --help'.\n`,
+    );
     return EXIT_USAGE;
   }
 }
@@ -48,7 +50,7 @@ const find = (name: string) => COMMANDS.find((c) => c.name === name);
 function unknown(name: string, io: CliIo): number {
   const kind = name.startsWith('-') ? 'option' : 'command';
   io.stderr(
-    `${BIN}: unknown ${kind} "${name}"; commands: ${COMMANDS.map((c) => c.name).join(', ')}.\n` +
+    `${BIN}: unknown ${kind} ${quoted(name)}; commands: ${COMMANDS.map((c) => c.name).join(', ')}.\n` +
       `Run '${BIN} --help' for usage.\n`,
   );
   return EXIT_USAGE;

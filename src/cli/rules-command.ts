@@ -12,7 +12,7 @@ import {
   type PrometheusRulesOptions,
 } from '../prometheus/rules.js';
 import type { AlertRules } from '../types.js';
-import { type CliIo, type Command, EXIT_FAILURE, UsageError } from './command.js';
+import { type CliIo, type Command, EXIT_FAILURE, UsageError, oneLine, quoted } from './command.js';
 
 const USAGE = `Usage: livekit-agents-metrics rules [options]
 
@@ -49,7 +49,8 @@ type Format = (typeof FORMATS)[number];
 
 function parseFormat(text: string): Format {
   const format = FORMATS.find((f) => f === text);
-  if (!format) throw new UsageError(`--format: expected rules or prometheusrule, got "${text}"`);
+  if (!format)
+    throw new UsageError(`--format: expected rules or prometheusrule, got ${quoted(text)}`);
   return format;
 }
 
@@ -57,7 +58,7 @@ function parseLabels(pairs: string[]): Record<string, string> {
   const labels: Record<string, string> = Object.create(null);
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--label: expected key=value, got "${pair}"`);
+    if (eq <= 0) throw new UsageError(`--label: expected key=value, got ${quoted(pair)}`);
     labels[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return labels;
@@ -67,13 +68,16 @@ function parseWindow(text: string): number {
   if (/^\d+$/.test(text)) return Number(text);
   const ms = parsePromDuration(text);
   if (ms === undefined) {
-    throw new UsageError(`--window: expected milliseconds or a duration such as 5m, got "${text}"`);
+    throw new UsageError(
+      `--window: expected milliseconds or a duration such as 5m, got ${quoted(text)}`,
+    );
   }
   return ms;
 }
 
 function parseCount(text: string, flag: string): number {
-  if (!/^\d+$/.test(text)) throw new UsageError(`${flag}: expected a whole number, got "${text}"`);
+  if (!/^\d+$/.test(text))
+    throw new UsageError(`${flag}: expected a whole number, got ${quoted(text)}`);
   return Number(text);
 }
 
@@ -83,12 +87,14 @@ function readAlerts(path: string): AlertRules {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new RunError(`cannot read --alerts file: ${(err as Error).message}`);
+    throw new RunError(`cannot read --alerts file: ${oneLine((err as Error).message)}`);
   }
   try {
     return JSON.parse(text) as AlertRules;
   } catch (err) {
-    throw new RunError(`--alerts file ${path} is not valid JSON: ${(err as Error).message}`);
+    throw new RunError(
+      `--alerts file ${quoted(path)} is not valid JSON: ${oneLine((err as Error).message)}`,
+    );
   }
 }
 
@@ -160,7 +166,7 @@ export const rulesCommand: Command = {
       writeFileSync(values.out, yaml);
       const [recording, alerting] = buildPrometheusRules(options).groups;
       io.stderr(
-        `wrote ${values.out}: ${recording?.rules.length ?? 0} recording rules, ` +
+        `wrote ${oneLine(values.out)}: ${recording?.rules.length ?? 0} recording rules, ` +
           `${alerting?.rules.length ?? 0} alerts\n`,
       );
       return 0;
@@ -171,7 +177,7 @@ export const rulesCommand: Command = {
       }
       if ((err as NodeJS.ErrnoException).code !== undefined) {
         // A file system error writing --out.
-        io.stderr(`livekit-agents-metrics: ${(err as Error).message}\n`);
+        io.stderr(`livekit-agents-metrics: ${oneLine((err as Error).message)}\n`);
         return EXIT_FAILURE;
       }
       throw err;

@@ -13,7 +13,7 @@ import {
   type MetricsMessage,
   type SummaryRequestMessage,
 } from '../wire/messages.js';
-import { type CliIo, type Command, EXIT_FAILURE, UsageError } from './command.js';
+import { type CliIo, type Command, EXIT_FAILURE, UsageError, oneLine, quoted } from './command.js';
 
 const USAGE = `Usage: livekit-agents-metrics watch --room <name> [options]
 
@@ -39,7 +39,7 @@ Example:
     npx livekit-agents-metrics watch --url wss://my.livekit.cloud --room support-42
 `;
 
-interface WatchArgs {
+export interface WatchArgs {
   url: string;
   room: string;
   topic: string;
@@ -50,7 +50,14 @@ interface WatchArgs {
   apiSecret: string;
 }
 
-function readArgs(args: string[]): WatchArgs | 'help' {
+/** The longest `--duration`: a timer's limit, 2^31 - 1 ms (Node fires a longer one at once). */
+const MAX_DURATION_S = 2_147_483;
+
+/** watch's arguments, and the LiveKit variables of `env`; throws a UsageError (exit 2). */
+export function parseWatchArgs(
+  args: string[],
+  env: Readonly<Record<string, string | undefined>>,
+): WatchArgs | 'help' {
   let values;
   try {
     ({ values } = parseArgs({
@@ -70,14 +77,16 @@ function readArgs(args: string[]): WatchArgs | 'help' {
     throw new UsageError((err as Error).message);
   }
   if (values.help) return 'help';
-  const url = values.url ?? process.env.LIVEKIT_URL;
+  const url = values.url ?? env.LIVEKIT_URL;
   if (!url) throw new UsageError('--url is required (or set LIVEKIT_URL)');
   if (!/^wss?:\/\/|^https?:\/\//.test(url)) {
-    throw new UsageError(`--url: expected a ws://, wss://, http:// or https:// URL, got "${url}"`);
+    throw new UsageError(
+      `--url: expected a ws://, wss://, http:// or https:// URL, got ${quoted(url)}`,
+    );
   }
   if (!values.room) throw new UsageError('--room is required');
-  const apiKey = process.env.LIVEKIT_API_KEY;
-  const apiSecret = process.env.LIVEKIT_API_SECRET;
+  const apiKey = env.LIVEKIT_API_KEY;
+  const apiSecret = env.LIVEKIT_API_SECRET;
   if (!apiKey || !apiSecret) {
     throw new UsageError('set LIVEKIT_API_KEY and LIVEKIT_API_SECRET to mint the observer token');
   }
@@ -85,8 +94,10 @@ function readArgs(args: string[]): WatchArgs | 'help' {
   let durationMs: number | undefined;
   if (values.duration !== undefined) {
     const seconds = Number(values.duration);
-    if (!(seconds > 0)) {
-      throw new UsageError(`--duration: expected seconds > 0, got "${values.duration}"`);
+    if (!(seconds > 0 && seconds <= MAX_DURATION_S)) {
+      throw new UsageError(
+        `--duration: expected seconds > 0 and at most ${MAX_DURATION_S} (24 days), got ${quoted(values.duration)}`,
+      );
     }
     durationMs = seconds * 1000;
   }
@@ -165,7 +176,7 @@ export const watchCommand: Command = {
   summary: "join a room as a hidden observer and print the agent's live metrics",
   usage: USAGE,
   async run(args: string[], io: CliIo): Promise<number> {
-    const parsed = readArgs(args);
+    const parsed = parseWatchArgs(args, process.env);
     if (parsed === 'help') {
       io.stdout(USAGE);
       return 0;
@@ -174,7 +185,7 @@ export const watchCommand: Command = {
       return await watch(parsed, io);
     } catch (err) {
       if (!(err instanceof RunError)) throw err;
-      io.stderr(`livekit-agents-metrics watch: ${err.message}\n`);
+      io.stderr(`livekit-agents-metrics watch: ${oneLine(err.message)}\n`);
       return EXIT_FAILURE;
     }
   },
@@ -270,10 +281,12 @@ async function watch(a: WatchArgs, io: CliIo): Promise<number> {
     await room.connect(a.url, token, { autoSubscribe: false, dynacast: false });
   } catch (err) {
     await rtc.dispose().catch(() => {}); // or the SDK's native side keeps the process alive
-    throw new RunError(`could not join room "${a.room}" at ${a.url}: ${(err as Error).message}`);
+    throw new RunError(
+      `could not join room ${quoted(a.room)} at ${quoted(a.url)}: ${oneLine((err as Error).message)}`,
+    );
   }
   if (!a.json) {
-    io.stderr(`watching room "${printable(a.room)}" on topic "${a.topic}" (Ctrl-C to leave)\n`);
+    io.stderr(`watching room ${quoted(a.room)} on topic ${quoted(a.topic)} (Ctrl-C to leave)\n`);
   }
   void askForSummary();
   await untilDone(a, room, rtc.RoomEvent.Disconnected);

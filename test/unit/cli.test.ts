@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { main } from '../../src/cli/main.js';
+import { parseWatchArgs } from '../../src/cli/watch-command.js';
 import { buildPrometheusRules, generatePrometheusRules } from '../../src/prometheus/rules.js';
 import { parse as parseYaml } from 'yaml';
 
@@ -231,5 +232,33 @@ describe('livekit-agents-metrics CLI', () => {
     const missing = await cli('rules', '--alerts', join(dir, 'nope.json'));
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /cannot read --alerts file/);
+  });
+
+  it('refuses a watch --duration a timer cannot hold, which would have ended watch at once', () => {
+    const env = { LIVEKIT_API_KEY: 'key', LIVEKIT_API_SECRET: 'secret' };
+    const args = (duration: string) => ['--url', 'ws://h', '--room', 'r', `--duration=${duration}`];
+    for (const duration of ['Infinity', '1e10', '2147484', 'NaN', '-1']) {
+      assert.throws(() => parseWatchArgs(args(duration), env), /--duration: expected seconds > 0/);
+    }
+    const parsed = parseWatchArgs(args('2147483'), env);
+    assert.ok(parsed !== 'help');
+    assert.equal(parsed.durationMs, 2_147_483_000);
+  });
+
+  it('quotes a hostile argument in one short line, without its escape sequences', async () => {
+    const evil = `\u001b]0;pwned\u0007\u001b[2J${'x'.repeat(1_000_000)}\n`;
+    for (const argv of [
+      [evil],
+      ['rules', evil],
+      ['rules', '--window', evil],
+      ['rules', '--format', 'prometheusrule', '--label', evil],
+      ['watch', '--url', evil, '--room', 'r'],
+    ]) {
+      const r = await cli(...argv);
+      assert.equal(r.code, 2, argv[0]);
+      assert.ok(r.stderr.length < 1_000, `${r.stderr.length} characters`);
+      // eslint-disable-next-line no-control-regex -- finding control characters is the point
+      assert.doesNotMatch(r.stderr, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    }
   });
 });
