@@ -57,10 +57,11 @@ export class ClockResponder {
     if (this.lastAnswer.size >= MAX_ASKERS) this.lastAnswer.clear();
     this.lastAnswer.set(identity, receivedAt);
     const pong = clockPong(ping, receivedAt, this.now());
+    const answer = encodeCallerMessage(pong);
+    // a valid ping's answer is valid (clockPong keeps it so); checked all the same
+    if (!answer) return undefined;
     try {
-      void Promise.resolve(this.options.publish(encodeCallerMessage(pong), identity)).catch(
-        () => {},
-      );
+      void Promise.resolve(this.options.publish(answer, identity)).catch(() => {});
     } catch {
       // a failed send is a lost answer; the caller asks again
     }

@@ -31,6 +31,7 @@ const MAX_TIME_MS = 1e13;
 /** A clock may be wrong by days (a device with an unset clock); not by more than 30 years. */
 const MAX_OFFSET_MS = 1e12;
 const MAX_SEQ = 2 ** 31 - 1;
+const METER_ID = /^[A-Za-z0-9_-]{1,32}$/;
 /** heardLatencyMs must equal agentAudioAt − callerSpeechEndAt + outputLatencyMs to within this. */
 const CONSISTENCY_MS = 1;
 
@@ -44,6 +45,12 @@ export interface HeardLatencyReport {
   type: 'heard_latency';
   /** Per-helper sequence number, from 1 (an integer); a receiver keeps at most one per turn. */
   seq: number;
+  /**
+   * The helper's random id ({@link newMeterId}), new each time a helper starts: a receiver that
+   * sees a new one from the same participant takes it as a restart (its `seq` from 1 again), not
+   * as replays. 1–32 characters of `[A-Za-z0-9_-]`; optional (helpers before it send none).
+   */
+  meter?: string;
   /** `agentAudioAt − callerSpeechEndAt + (outputLatencyMs ?? 0)`, in [0, 60000]. */
   heardLatencyMs: number;
   /** The caller's last voiced sample (caller clock, ms). */
@@ -104,9 +111,74 @@ export interface ClockEstimate {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** The bytes to publish. */
-export function encodeCallerMessage(message: CallerMessage): Uint8Array {
-  return encoder.encode(JSON.stringify(message));
+/** What the schema did to a sender's messages on their way out; the sender keeps the counts. */
+export interface CallerEncodeCounts {
+  /** Messages not sent: a required field missing or out of range (e.g. a latency over 60 s). */
+  dropped: number;
+  /** Fields fixed to fit: an optional field out of range dropped (the clock offset with its
+   * round trip), an output latency clamped, a latency recomputed from its two times. */
+  adjusted: number;
+}
+
+/**
+ * `message` as a receiver would accept it: the schema of {@link parseCallerMessage}, applied on
+ * the way out. What cannot be sent is `null` (counted in `counts.dropped`); an optional field that
+ * does not fit is dropped or clamped (counted in `counts.adjusted`). Never throws.
+ */
+export function toCallerMessage(
+  message: CallerMessage,
+  counts?: CallerEncodeCounts,
+): CallerMessage | null {
+  const fix = { adjusted: 0 };
+  let out: CallerMessage | null = null;
+  try {
+    if (typeof message === 'object' && message !== null && !Array.isArray(message)) {
+      out = readMessage(message as unknown as Record<string, unknown>, fix);
+    }
+  } catch {
+    out = null; // a hostile getter: nothing is sent
+  }
+  if (counts) {
+    if (out) counts.adjusted += fix.adjusted;
+    else counts.dropped++;
+  }
+  return out;
+}
+
+/**
+ * The bytes to publish: `message` through {@link toCallerMessage}, so a receiver's
+ * {@link parseCallerMessage} accepts whatever this returns. `undefined` when nothing can be sent
+ * (counted in `counts.dropped`). Never throws.
+ */
+export function encodeCallerMessage(
+  message: CallerMessage,
+  counts?: CallerEncodeCounts,
+): Uint8Array | undefined {
+  const valid = toCallerMessage(message, counts);
+  if (!valid) return undefined;
+  const bytes = encoder.encode(JSON.stringify(valid));
+  if (bytes.byteLength > MAX_CALLER_MESSAGE_BYTES) {
+    // not reached by a valid message (about 300 bytes at most); kept so the promise holds
+    if (counts) counts.dropped++;
+    return undefined;
+  }
+  return bytes;
+}
+
+/** A new random helper id for {@link HeardLatencyReport.meter}: 16 characters. */
+export function newMeterId(): string {
+  const bytes = new Uint8Array(12);
+  const crypto = (globalThis as { crypto?: { getRandomValues?(a: Uint8Array): unknown } }).crypto;
+  if (typeof crypto?.getRandomValues === 'function') crypto.getRandomValues(bytes);
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  // base64url of 12 bytes: 16 characters, no padding
+  const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  let id = '';
+  for (let i = 0; i < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    for (let k = 18; k >= 0; k -= 6) id += abc[(n >> k) & 63];
+  }
+  return id;
 }
 
 /**
@@ -129,21 +201,36 @@ export function parseCallerMessage(payload: Uint8Array | string): CallerMessage 
     }
     const m: unknown = JSON.parse(text);
     if (typeof m !== 'object' || m === null || Array.isArray(m)) return null;
-    const o = m as Record<string, unknown>;
-    if (o.v !== CALLER_WIRE_VERSION) return null;
-    switch (o.type) {
-      case 'heard_latency':
-        return readReport(o);
-      case 'clock_ping':
-        return readPing(o);
-      case 'clock_pong':
-        return readPong(o);
-      default:
-        return null;
-    }
+    return readMessage(m as Record<string, unknown>, undefined);
   } catch {
     return null;
   }
+}
+
+/**
+ * The schema, both ways. Without `fix` (receiving) anything out of range makes the message
+ * invalid; with it (sending) an optional field that does not fit is dropped or clamped and
+ * counted, and only a required one makes the message unsendable.
+ */
+function readMessage(
+  o: Record<string, unknown>,
+  fix: { adjusted: number } | undefined,
+): CallerMessage | null {
+  if (o.v !== CALLER_WIRE_VERSION) return null;
+  const m =
+    o.type === 'heard_latency'
+      ? readReport(o, fix)
+      : o.type === 'clock_ping'
+        ? readPing(o)
+        : o.type === 'clock_pong'
+          ? readPong(o, fix)
+          : null;
+  // JSON has no -0: the message reads back as 0, so it is 0 here too
+  if (m) {
+    const fields = m as unknown as Record<string, unknown>;
+    for (const [k, v] of Object.entries(fields)) if (v === 0) fields[k] = 0;
+  }
+  return m;
 }
 
 const num = (v: unknown, lo: number, hi: number): v is number =>
@@ -152,23 +239,49 @@ const int = (v: unknown, lo: number, hi: number): v is number =>
   num(v, lo, hi) && Number.isInteger(v);
 const time = (v: unknown): v is number => num(v, 0, MAX_TIME_MS);
 
-function readReport(o: Record<string, unknown>): HeardLatencyReport | null {
-  const { seq, heardLatencyMs, callerSpeechEndAt, agentAudioAt } = o;
-  const { outputLatencyMs, clockOffsetMs, clockRttMs } = o;
-  if (!int(seq, 1, MAX_SEQ) || !num(heardLatencyMs, 0, MAX_HEARD_LATENCY_MS)) return null;
-  if (!time(callerSpeechEndAt) || !time(agentAudioAt)) return null;
+function readReport(
+  o: Record<string, unknown>,
+  fix: { adjusted: number } | undefined,
+): HeardLatencyReport | null {
+  const { seq, callerSpeechEndAt, agentAudioAt } = o;
+  let { heardLatencyMs, outputLatencyMs, clockOffsetMs, clockRttMs, meter } = o;
+  if (!int(seq, 1, MAX_SEQ) || !time(callerSpeechEndAt) || !time(agentAudioAt)) return null;
   if (outputLatencyMs !== undefined && !num(outputLatencyMs, 0, MAX_OUTPUT_LATENCY_MS)) {
-    return null;
+    if (!fix) return null;
+    fix.adjusted++;
+    outputLatencyMs =
+      typeof outputLatencyMs === 'number' && Number.isFinite(outputLatencyMs)
+        ? Math.min(MAX_OUTPUT_LATENCY_MS, Math.max(0, outputLatencyMs))
+        : undefined;
   }
-  const output = outputLatencyMs ?? 0;
-  if (Math.abs(agentAudioAt - callerSpeechEndAt + output - heardLatencyMs) > CONSISTENCY_MS) {
-    return null;
+  // the latency is its two times apart (plus the output latency): a sender's disagreeing figure
+  // is recomputed from them, a receiver refuses it
+  const output = typeof outputLatencyMs === 'number' ? outputLatencyMs : 0;
+  const expected = agentAudioAt - callerSpeechEndAt + output;
+  if (
+    typeof heardLatencyMs !== 'number' ||
+    !(Math.abs(expected - heardLatencyMs) <= CONSISTENCY_MS)
+  ) {
+    if (!fix) return null;
+    fix.adjusted++;
+    heardLatencyMs = expected || 0;
   }
+  if (!num(heardLatencyMs, 0, MAX_HEARD_LATENCY_MS)) return null;
   // the offset and its round trip come together or not at all
-  if ((clockOffsetMs === undefined) !== (clockRttMs === undefined)) return null;
-  if (clockOffsetMs !== undefined) {
-    if (!num(clockOffsetMs, -MAX_OFFSET_MS, MAX_OFFSET_MS)) return null;
-    if (!num(clockRttMs, 0, MAX_HEARD_LATENCY_MS)) return null;
+  if (clockOffsetMs !== undefined || clockRttMs !== undefined) {
+    if (
+      !num(clockOffsetMs, -MAX_OFFSET_MS, MAX_OFFSET_MS) ||
+      !num(clockRttMs, 0, MAX_HEARD_LATENCY_MS)
+    ) {
+      if (!fix) return null;
+      fix.adjusted++;
+      clockOffsetMs = clockRttMs = undefined;
+    }
+  }
+  if (meter !== undefined && !(typeof meter === 'string' && METER_ID.test(meter))) {
+    if (!fix) return null;
+    fix.adjusted++;
+    meter = undefined;
   }
   const report: HeardLatencyReport = {
     v: 1,
@@ -178,10 +291,11 @@ function readReport(o: Record<string, unknown>): HeardLatencyReport | null {
     callerSpeechEndAt,
     agentAudioAt,
   };
-  if (outputLatencyMs !== undefined) report.outputLatencyMs = outputLatencyMs;
-  if (clockOffsetMs !== undefined) {
+  if (typeof meter === 'string') report.meter = meter;
+  if (typeof outputLatencyMs === 'number') report.outputLatencyMs = outputLatencyMs;
+  if (typeof clockOffsetMs === 'number' && typeof clockRttMs === 'number') {
     report.clockOffsetMs = clockOffsetMs;
-    report.clockRttMs = clockRttMs as number;
+    report.clockRttMs = clockRttMs;
   }
   return report;
 }
@@ -192,13 +306,21 @@ function readPing(o: Record<string, unknown>): ClockPingMessage | null {
   return { v: 1, type: 'clock_ping', id, sentAt };
 }
 
-function readPong(o: Record<string, unknown>): ClockPongMessage | null {
-  const { id, pingSentAt, receivedAt, sentAt } = o;
+function readPong(
+  o: Record<string, unknown>,
+  fix: { adjusted: number } | undefined,
+): ClockPongMessage | null {
+  const { id, pingSentAt, receivedAt } = o;
+  let { sentAt } = o;
   if (!int(id, 0, MAX_SEQ) || !time(pingSentAt) || !time(receivedAt) || !time(sentAt)) {
     return null;
   }
-  if (sentAt < receivedAt) return null;
-  return { v: 1, type: 'clock_pong', id, pingSentAt, receivedAt, sentAt };
+  if (sentAt < receivedAt) {
+    if (!fix) return null;
+    fix.adjusted++;
+    sentAt = receivedAt;
+  }
+  return { v: 1, type: 'clock_pong', id, pingSentAt, receivedAt, sentAt: sentAt as number };
 }
 
 /** The answer to `ping`, with the agent clock's reading when it arrived and when answered. */

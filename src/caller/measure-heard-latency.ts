@@ -27,7 +27,9 @@ import {
   clockSample,
   encodeCallerMessage,
   estimateClockOffset,
+  newMeterId,
   parseCallerMessage,
+  toCallerMessage,
 } from './heard-report.js';
 import {
   type HeardTurn,
@@ -67,6 +69,11 @@ export interface HeardLatencyMeterStats {
   reportsSent: number;
   sendFailures: number;
   clockSamples: number;
+  /** Reports (and pings) not sent because the agent's schema would refuse them (e.g. a
+   * latency over 60 s), see `toCallerMessage`. */
+  schemaDropped: number;
+  /** Fields the schema fixed on the way out (an out-of-range clock offset dropped, …). */
+  schemaAdjusted: number;
 }
 
 export interface HeardLatencyMeter {
@@ -120,7 +127,11 @@ class Meter implements HeardLatencyMeter {
     reportsSent: 0,
     sendFailures: 0,
     clockSamples: 0,
+    schemaDropped: 0,
+    schemaAdjusted: 0,
   };
+  /** This helper's id in its reports: a new one tells the agent it restarted (seq from 1). */
+  private readonly meter = newMeterId();
   private readonly now: () => number;
   private readonly topic: string;
   private readonly threshold: number;
@@ -262,19 +273,26 @@ class Meter implements HeardLatencyMeter {
   private report(turn: HeardTurn): void {
     const callerSpeechEndAt = round1(turn.callerSpeechEndAt);
     const agentAudioAt = round1(turn.agentAudioAt);
-    const report: HeardLatencyReport = {
+    const draft: HeardLatencyReport = {
       v: 1,
       type: 'heard_latency',
-      seq: ++this.seq,
+      seq: this.seq + 1,
+      meter: this.meter,
       heardLatencyMs: round1(agentAudioAt - callerSpeechEndAt),
       callerSpeechEndAt,
       agentAudioAt,
     };
     const clock = this.clock();
     if (clock) {
-      report.clockOffsetMs = round1(clock.offsetMs);
-      report.clockRttMs = round1(clock.rttMs);
+      draft.clockOffsetMs = round1(clock.offsetMs);
+      draft.clockRttMs = round1(clock.rttMs);
     }
+    // what the agent would refuse is not sent, nor kept as a report: the meter's reports are
+    // exactly what the agent can accept
+    const report = toCallerMessage(draft, this.counts) as HeardLatencyReport | null;
+    this.syncCounts();
+    if (!report) return;
+    this.seq = report.seq;
     this.reports.push(report);
     if (this.reports.length > MAX_REPORTS) this.reports.shift();
     if (this.options.send !== false) this.send(encodeCallerMessage(report), 'report');
@@ -285,9 +303,17 @@ class Meter implements HeardLatencyMeter {
     }
   }
 
-  private send(payload: Uint8Array, what: 'report' | 'ping'): void {
+  private readonly counts = { dropped: 0, adjusted: 0 };
+
+  private syncCounts(): void {
+    this.stats.schemaDropped = this.counts.dropped;
+    this.stats.schemaAdjusted = this.counts.adjusted;
+  }
+
+  private send(payload: Uint8Array | undefined, what: 'report' | 'ping'): void {
     const agent = this.agentIdentity;
     const local = this.room.localParticipant;
+    if (!payload) return;
     if (!agent || !local) {
       if (what === 'report') this.stats.sendFailures++;
       return;
@@ -328,7 +354,8 @@ class Meter implements HeardLatencyMeter {
     const sentAt = this.now();
     this.pings.set(id, sentAt);
     if (this.pings.size > MAX_PINGS_IN_FLIGHT) this.pings.delete(this.pings.keys().next().value!);
-    this.send(encodeCallerMessage({ v: 1, type: 'clock_ping', id, sentAt }), 'ping');
+    this.send(encodeCallerMessage({ v: 1, type: 'clock_ping', id, sentAt }, this.counts), 'ping');
+    this.syncCounts();
   }
 
   private readonly onData = (

@@ -15,6 +15,7 @@ import {
   clockSample,
   encodeCallerMessage,
   estimateClockOffset,
+  newMeterId,
   parseCallerMessage,
 } from '../caller/heard-report.js';
 import {
@@ -132,6 +133,7 @@ export async function measureHeardLatency(
   const now = () => performance.timeOrigin + performance.now();
   let agent: string | undefined;
   let seq = 0;
+  const meter = newMeterId();
   let pingId = 0;
   let stopped = false;
 
@@ -144,8 +146,8 @@ export async function measureHeardLatency(
   };
   const round1 = (x: number) => Math.round(x * 10) / 10 || 0;
 
-  const send = (payload: Uint8Array) => {
-    if (!agent || options.send === false) return;
+  const send = (payload: Uint8Array | undefined) => {
+    if (!payload || !agent || options.send === false) return;
     room.localParticipant
       .publishData(payload, { reliable: true, topic, destinationIdentities: [agent] })
       .catch(() => {});
@@ -165,6 +167,7 @@ export async function measureHeardLatency(
       v: 1,
       type: 'heard_latency',
       seq: ++seq,
+      meter,
       heardLatencyMs: round1(agentAudioAt - callerSpeechEndAt + round1(out)),
       callerSpeechEndAt,
       agentAudioAt,

@@ -16,7 +16,7 @@ function responder(maxPerSecond?: number) {
   return { r, sent, advance: (ms: number) => (clock += ms) };
 }
 
-const ping = (id: number) => encodeCallerMessage({ v: 1, type: 'clock_ping', id, sentAt: 500 });
+const ping = (id: number) => encodeCallerMessage({ v: 1, type: 'clock_ping', id, sentAt: 500 })!;
 
 describe('ClockResponder', () => {
   it('answers a ping to the asker alone, with its clock', () => {
@@ -58,7 +58,7 @@ describe('ClockResponder', () => {
       heardLatencyMs: 10,
       callerSpeechEndAt: 100,
       agentAudioAt: 110,
-    });
+    })!;
     for (const p of [report, '{"v":1,"type":"clock_ping","id":-1,"sentAt":1}', 'junk', '']) {
       assert.equal(r.receive(p, 'caller'), undefined);
     }

@@ -7,8 +7,10 @@ import {
   clockSample,
   encodeCallerMessage,
   estimateClockOffset,
+  newMeterId,
   parseCallerMessage,
   splitHeardLatency,
+  toCallerMessage,
 } from '../../../src/caller/heard-report.js';
 
 const report: HeardLatencyReport = {
@@ -35,7 +37,7 @@ describe('parseCallerMessage', () => {
     const pong = clockPong(ping, 1_796_100_000_010, 1_796_100_000_010.2);
     const browser = { ...report, outputLatencyMs: 42.7, heardLatencyMs: 1395.1 };
     for (const m of [report, ping, pong, browser]) {
-      assert.deepEqual(parseCallerMessage(encodeCallerMessage(m)), m);
+      assert.deepEqual(parseCallerMessage(encodeCallerMessage(m)!), m);
       assert.deepEqual(parseCallerMessage(JSON.stringify(m)), m);
     }
   });
@@ -94,6 +96,67 @@ describe('parseCallerMessage', () => {
       sentAt: 1_999,
     });
     assert.equal(parseCallerMessage(text), null);
+  });
+});
+
+describe('encodeCallerMessage (the sender applies the receiver’s schema)', () => {
+  it('sends a valid message as it is, with its meter id', () => {
+    const counts = { dropped: 0, adjusted: 0 };
+    const withMeter = { ...report, meter: 'Zx_9-abc' };
+    assert.deepEqual(parseCallerMessage(encodeCallerMessage(withMeter, counts)!), withMeter);
+    assert.deepEqual(counts, { dropped: 0, adjusted: 0 });
+  });
+
+  it('fixes what it can and counts each fix', () => {
+    const counts = { dropped: 0, adjusted: 0 };
+    const fixed = toCallerMessage(
+      {
+        ...report,
+        outputLatencyMs: 3_000, // clamped to 2000, and the latency recomputed with it
+        clockRttMs: Number.NaN, // the offset goes with its broken round trip
+        meter: 'no spaces allowed',
+      },
+      counts,
+    );
+    assert.deepEqual(fixed, {
+      v: 1,
+      type: 'heard_latency',
+      seq: 3,
+      heardLatencyMs: report.agentAudioAt - report.callerSpeechEndAt + 2_000,
+      callerSpeechEndAt: report.callerSpeechEndAt,
+      agentAudioAt: report.agentAudioAt,
+      outputLatencyMs: 2_000,
+    });
+    assert.deepEqual(counts, { dropped: 0, adjusted: 4 });
+    assert.deepEqual(parseCallerMessage(encodeCallerMessage(fixed!)!), fixed);
+  });
+
+  it('sends nothing it cannot fix, and counts it', () => {
+    const counts = { dropped: 0, adjusted: 0 };
+    const cases: unknown[] = [
+      { ...report, agentAudioAt: report.callerSpeechEndAt + 61_000, heardLatencyMs: 61_000 },
+      { ...report, agentAudioAt: report.callerSpeechEndAt - 1 }, // heard before speaking ended
+      { ...report, seq: 0 },
+      { ...report, callerSpeechEndAt: Number.POSITIVE_INFINITY },
+      { v: 1, type: 'clock_ping', id: 2 ** 31, sentAt: 1 },
+      { v: 2, type: 'clock_ping', id: 1, sentAt: 1 },
+      null,
+      'heard_latency',
+    ];
+    for (const m of cases) assert.equal(encodeCallerMessage(m as never, counts), undefined);
+    assert.deepEqual(counts, { dropped: cases.length, adjusted: 0 });
+  });
+
+  it('refuses a malformed meter id on the way in', () => {
+    for (const meter of ['', 'x'.repeat(33), 'a b', 7]) {
+      assert.equal(parseCallerMessage(mutated((r) => (r.meter = meter))), null, String(meter));
+    }
+  });
+
+  it('makes meter ids that fit the schema and differ', () => {
+    const ids = new Set(Array.from({ length: 100 }, newMeterId));
+    assert.equal(ids.size, 100);
+    for (const id of ids) assert.match(id, /^[A-Za-z0-9_-]{16}$/);
   });
 });
 
