@@ -42,7 +42,13 @@ import type {
   UsageComponent,
   UsageField,
 } from './catalog/index.js';
-import type { AlertEvent, MetricsSummary, TurnTimeline } from './wire/schema.js';
+import type {
+  AlertEvent,
+  MetricsSummary,
+  TurnTimeline,
+  WireAdjustment,
+  WireValueKind,
+} from './wire/schema.js';
 
 /** Pipeline components that make requests and can fail. */
 export type Component = 'stt' | 'llm' | 'tts' | 'function';
@@ -103,7 +109,9 @@ export type HealthEvent =
   | { kind: 'message_dropped'; reason: string }
   /** A feature that rests on the framework's internals turned itself off in this session
    * (src/framework): the framework was not the shape the plugin verified. Once per feature. */
-  | { kind: 'feature_disabled'; feature: FrameworkFeature; why: string };
+  | { kind: 'feature_disabled'; feature: FrameworkFeature; why: string }
+  /** A value a viewer would refuse was clamped or dropped from an outgoing room message. */
+  | { kind: 'wire_value_adjusted'; valueKind: WireValueKind; action: WireAdjustment };
 
 /**
  * Where a session's metrics go. The built-in sinks (Prometheus, OpenTelemetry, the room

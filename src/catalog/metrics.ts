@@ -403,6 +403,17 @@ export const FAMILY_CATALOG = {
     summary: 'health.droppedMessages.<reason>',
     prometheus: { name: 'lk_agents_plugin_dropped_messages_total', labels: ['reason'] },
   },
+  wire_values_adjusted: {
+    type: 'counter',
+    unit: '{value}',
+    component: 'plugin',
+    description:
+      'Values of outgoing room messages that viewers would refuse (e.g. a TTFT reported in ns), clamped or dropped so the message stays readable, by kind (count, amount, duration, rate, percent, timestamp, metric, other) and action (clamped, dropped).',
+    prometheus: {
+      name: 'lk_agents_plugin_wire_values_adjusted_total',
+      labels: ['kind', 'action'],
+    },
+  },
   dropped_samples: {
     type: 'counter',
     unit: '{sample}',

@@ -30,6 +30,7 @@ const HEALTH_FAMILY: Record<HealthEvent['kind'], CounterKey> = {
   message_sent: 'data_messages',
   message_dropped: 'dropped_messages',
   feature_disabled: 'disabled_features',
+  wire_value_adjusted: 'wire_values_adjusted',
 };
 
 /** The instrument methods the sink calls: an instrument without them makes the meter unusable. */
@@ -194,6 +195,10 @@ export class OtelSink implements MetricsSink {
         break;
       case 'feature_disabled':
         attributes.feature = event.feature;
+        break;
+      case 'wire_value_adjusted':
+        attributes.kind = event.valueKind;
+        attributes.action = event.action;
         break;
     }
     this.add(this.counters.get(family)!, 1, attributes);

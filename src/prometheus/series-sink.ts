@@ -136,6 +136,11 @@ export class SessionSeriesSink implements MetricsSink {
       case 'feature_disabled':
         // once per session and feature: the series counts sessions
         return this.store.inc('disabled_features', this.key('disabled_features', event.feature));
+      case 'wire_value_adjusted':
+        return this.store.inc(
+          'wire_values_adjusted',
+          this.key('wire_values_adjusted', event.valueKind, event.action),
+        );
     }
   }
 

@@ -10,17 +10,19 @@ import type { MetricsLocalParticipant, MetricsRoom } from '../options.js';
 import type { AlertEvent, MetricsSink, MetricsSummary, TurnTimeline } from '../types.js';
 import type { Guard } from '../util/guard.js';
 import { decodeSummaryRequest } from '../wire/decode.js';
-import { encodeMessage } from '../wire/encode.js';
+import { type EncodeFailure, encodeChecked } from '../wire/encode.js';
 import {
   type MetricsMessage,
   type MetricsMessageType,
   WIRE_VERSION,
   summaryRpcMethod,
 } from '../wire/messages.js';
+import type { WireAdjustment, WireValueKind } from '../wire/schema.js';
 import { RequestLimiter } from './request-limiter.js';
 
-/** Why a message was not delivered (the `reason` of `dropped_messages`). */
-export type DropReason = 'not_connected' | 'publish_failed' | 'too_large' | 'rate_limited';
+/** Why a message was not delivered (the `reason` of `dropped_messages`); `invalid`: not valid
+ * for a receiver even with its values adjusted. */
+export type DropReason = 'not_connected' | 'publish_failed' | 'rate_limited' | EncodeFailure;
 
 export interface PublisherDeps {
   summary(): MetricsSummary;
@@ -30,6 +32,9 @@ export interface PublisherDeps {
   guard: Guard;
   sent?(type: MetricsMessageType): void;
   dropped(reason: DropReason): void;
+  /** A value a receiver would refuse was clamped or dropped from a message (`schema.ts`,
+   * `WIRE_VALUE_KINDS`), so that the rest of it still goes out. */
+  adjusted?(kind: WireValueKind, action: WireAdjustment): void;
 }
 
 /** A joining participant gets the current summary this long after it joined: its data channel
@@ -232,13 +237,13 @@ export class RoomPublisher implements MetricsSink {
         this.deps.dropped('rate_limited');
         throw new Error('too many summary requests; retry in a second');
       }
-      const bytes = encodeMessage({
+      const bytes = this.encode({
         ...this.base(),
         type: 'summary',
         final: this.finished,
         summary: this.deps.summary(),
       });
-      if (!bytes) throw new Error('summary too large');
+      if (!bytes) throw new Error('the summary could not be encoded');
       // the answer carries the summary; the last turn follows over the data channel
       setTimeout(() => this.guard('rpc_turn', () => this.sendLastTurnTo(callerIdentity)), 0);
       return textDecoder.decode(bytes);
@@ -269,11 +274,8 @@ export class RoomPublisher implements MetricsSink {
       this.drop('not_connected', message.type);
       return false;
     }
-    const bytes = encodeMessage(message);
-    if (!bytes) {
-      this.drop('too_large', message.type);
-      return false;
-    }
+    const bytes = this.encode(message);
+    if (!bytes) return false;
     let sent: unknown;
     try {
       sent = participant.publishData(bytes, {
@@ -290,6 +292,17 @@ export class RoomPublisher implements MetricsSink {
     );
     this.deps.sent?.(message.type);
     return true;
+  }
+
+  /** The message as a receiver reads it (each value adjusted on the way counted), or
+   * `undefined` when it was dropped (and counted). */
+  private encode(message: MetricsMessage): Uint8Array | undefined {
+    const bytes = encodeChecked(message, {
+      adjusted: (kind, action) => this.deps.adjusted?.(kind, action),
+    });
+    if (typeof bytes !== 'string') return bytes;
+    this.drop(bytes, message.type);
+    return undefined;
   }
 
   private drop(reason: DropReason, type: MetricsMessageType, error?: unknown): void {

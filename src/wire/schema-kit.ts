@@ -18,6 +18,28 @@ export type Infer<S> = S extends Schema<infer T> ? T : never;
 /** A schema whose key may be absent from an object (or its value `undefined`). */
 export type OptionalSchema<T> = Schema<T | undefined> & { readonly optional: true };
 
+/**
+ * How a schema of this kit was made: its constructor's name and arguments. Code that walks a
+ * schema reads it (the sender's repair in `encode.ts`, the property tests' generators), so a new
+ * field is covered without another list of fields. A hand-written schema has none.
+ */
+export type Made =
+  | readonly ['number', min: number, max: number, integer: boolean]
+  | readonly ['boolean']
+  | readonly ['string', max: number, min: number]
+  | readonly ['picklist', values: readonly (string | number)[]]
+  | readonly ['nullable' | 'optional', item: Schema<unknown>]
+  | readonly ['array' | 'lenientArray', item: Schema<unknown>, max: number]
+  | readonly ['record', value: Schema<unknown>, max: number, maxKey: number]
+  | readonly ['object', entries: Record<string, Schema<unknown>>];
+
+/** How `schema` was made, or `undefined` for a hand-written one. */
+export const madeOf = (schema: Schema<unknown>): Made | undefined =>
+  (schema as { made?: Made }).made;
+
+// What the tag costs the overlay: a name per constructor, and arguments it holds anyway.
+const made = <S>(schema: S, ...how: Made): S => Object.assign(schema as object, { made: how }) as S;
+
 /** Thrown by a schema on input it refuses; {@link parse} turns it into `null`. */
 export class Invalid extends Error {}
 
@@ -37,73 +59,92 @@ export function parse<T>(schema: Schema<T>, input: unknown): T | null {
   }
 }
 
-/** A finite number within [min, max] (an integer with `integer`). */
-export const number =
-  (min: number, max: number, integer = false): Schema<number> =>
-  (x) =>
-    typeof x === 'number' && x >= min && x <= max && (!integer || Number.isInteger(x)) ? x : fail();
+/** A finite number within [min, max] (an integer with `integer`); `-0` reads as `0`, as JSON
+ * sends it. */
+export const number = (min: number, max: number, integer = false): Schema<number> =>
+  made(
+    (x: unknown) =>
+      typeof x === 'number' && x >= min && x <= max && (!integer || Number.isInteger(x))
+        ? x + 0
+        : fail(),
+    'number',
+    min,
+    max,
+    integer,
+  );
 
-export const boolean: Schema<boolean> = (x) => (typeof x === 'boolean' ? x : fail());
+export const boolean: Schema<boolean> = made(
+  (x: unknown) => (typeof x === 'boolean' ? x : fail()),
+  'boolean',
+);
 
 /** A string, cut to `max` characters. */
-export const string =
-  (max: number, min = 0): Schema<string> =>
-  (x) =>
-    typeof x === 'string' && x.length >= min ? (x.length > max ? x.slice(0, max) : x) : fail();
+export const string = (max: number, min = 0): Schema<string> =>
+  made(
+    (x: unknown) =>
+      typeof x === 'string' && x.length >= min ? (x.length > max ? x.slice(0, max) : x) : fail(),
+    'string',
+    max,
+    min,
+  );
 
-export const literal =
-  <const T extends string | number>(value: T): Schema<T> =>
-  (x) =>
-    x === value ? value : fail();
+export const picklist = <const T extends string | number>(values: readonly T[]): Schema<T> =>
+  made((x: unknown) => (values.includes(x as T) ? (x as T) : fail()), 'picklist', values);
 
-export const picklist =
-  <const T extends string>(values: readonly T[]): Schema<T> =>
-  (x) =>
-    values.includes(x as T) ? (x as T) : fail();
+export const literal = <const T extends string | number>(value: T): Schema<T> => picklist([value]);
 
-export const nullable =
-  <T>(schema: Schema<T>): Schema<T | null> =>
-  (x) =>
-    x === null ? null : schema(x);
+export const nullable = <T>(schema: Schema<T>): Schema<T | null> =>
+  made((x: unknown) => (x === null ? null : schema(x)), 'nullable', schema);
 
 /** A key that may be absent; with `fallback`, an absent one reads as that (so it is required in
  * the output type). */
 export function optional<T>(schema: Schema<T>): OptionalSchema<T>;
 export function optional<T>(schema: Schema<T>, fallback: () => NoInfer<T>): Schema<T>;
 export function optional<T>(schema: Schema<T>, fallback?: () => T): Schema<T | undefined> {
-  const s = (x: unknown) => (x === undefined ? fallback?.() : schema(x));
+  const s = made((x: unknown) => (x === undefined ? fallback?.() : schema(x)), 'optional', schema);
   return fallback ? s : Object.assign(s, { optional: true as const });
 }
 
 /** A list cut to `max` items, each validated. */
-export const array =
-  <T>(item: Schema<T>, max: number): Schema<T[]> =>
-  (x) =>
-    Array.isArray(x) ? x.slice(0, max).map(item) : fail();
+export const array = <T>(item: Schema<T>, max: number): Schema<T[]> =>
+  made((x: unknown) => (Array.isArray(x) ? x.slice(0, max).map(item) : fail()), 'array', item, max);
 
 /** Items that `item` refuses are left out instead of refusing the list. */
-export const lenientArray =
-  <T>(item: Schema<T>, max: number): Schema<T[]> =>
-  (x) =>
-    Array.isArray(x)
-      ? x.slice(0, max).flatMap((entry) => {
-          const kept = parse(item, entry);
-          return kept === null ? [] : [kept];
-        })
-      : fail();
+export const lenientArray = <T>(item: Schema<T>, max: number): Schema<T[]> =>
+  made(
+    (x: unknown) =>
+      Array.isArray(x)
+        ? x.slice(0, max).flatMap((entry) => {
+            const kept = parse(item, entry);
+            return kept === null ? [] : [kept];
+          })
+        : fail(),
+    'lenientArray',
+    item,
+    max,
+  );
 
 /** A record keyed by received names: at most `max` entries, keys cut to `maxKey` characters,
  * built without a prototype (so `__proto__` or `constructor` stays an ordinary entry). */
-export const record =
-  <T>(value: Schema<T>, max: number, maxKey: number): Schema<Record<string, T>> =>
-  (x) => {
-    if (!isRecord(x)) return fail();
-    const out: Record<string, T> = Object.create(null);
-    for (const [key, entry] of Object.entries(x).slice(0, max)) {
-      out[key.slice(0, maxKey)] = value(entry);
-    }
-    return out;
-  };
+export const record = <T>(
+  value: Schema<T>,
+  max: number,
+  maxKey: number,
+): Schema<Record<string, T>> =>
+  made(
+    (x: unknown) => {
+      if (!isRecord(x)) return fail();
+      const out: Record<string, T> = Object.create(null);
+      for (const [key, entry] of Object.entries(x).slice(0, max)) {
+        out[key.slice(0, maxKey)] = value(entry);
+      }
+      return out;
+    },
+    'record',
+    value,
+    max,
+    maxKey,
+  );
 
 type Entries = Record<string, Schema<unknown>>;
 type OptionalKeys<E extends Entries> = {
@@ -120,7 +161,7 @@ export type ObjectOf<E extends Entries> = Simplify<
 
 /** An object of these entries only: unknown keys are dropped, an absent optional key stays
  * absent. */
-export function object<E extends Entries>(entries: E): Schema<ObjectOf<E>> & { entries: E } {
+export function object<E extends Entries>(entries: E): Schema<ObjectOf<E>> {
   const schema = (x: unknown) => {
     if (!isRecord(x)) return fail();
     const out: Record<string, unknown> = {};
@@ -130,5 +171,5 @@ export function object<E extends Entries>(entries: E): Schema<ObjectOf<E>> & { e
     }
     return out as ObjectOf<E>;
   };
-  return Object.assign(schema, { entries });
+  return made(schema, 'object', entries);
 }

@@ -62,6 +62,7 @@ function setup(destinationIdentities?: string[]) {
     lastTurn: undefined,
   };
   const dropped: DropReason[] = [];
+  const adjusted: string[] = [];
   const publisher = new RoomPublisher(
     { room, topic: TOPIC, intervalMs: INTERVAL_MS, destinationIdentities },
     {
@@ -71,6 +72,7 @@ function setup(destinationIdentities?: string[]) {
       now: () => Date.now(),
       guard: new Guard({ warn: () => {} }),
       dropped: (reason) => dropped.push(reason),
+      adjusted: (kind, action) => adjusted.push(`${kind}:${action}`),
     },
   );
   /** A new turn: the summary changes and the publisher hears of it. */
@@ -79,7 +81,7 @@ function setup(destinationIdentities?: string[]) {
     state.lastTurn = turn({ id: `speech_${state.summary.turns}` });
     publisher.turn(state.lastTurn);
   };
-  return { room, state, publisher, dropped, completeTurn };
+  return { room, state, publisher, dropped, adjusted, completeTurn };
 }
 
 /** Lets queued microtasks run (mocked timers do not touch them). */
@@ -227,6 +229,38 @@ describe('RoomPublisher on mocked timers', () => {
     room.request('viewer');
     assert.equal(answers(from).length, 2, 'answered again a second after the first answers');
     assert.deepEqual(dropped, ['rate_limited', 'rate_limited']);
+    publisher.close();
+  });
+
+  it('publishes a summary with values viewers would refuse as one they read, and counts each', () => {
+    const { room, state, publisher, dropped, adjusted } = setup();
+    // a provider reporting in the wrong unit: a TTFT in ns, 1.2M tokens/s, a cost of 5.4e16
+    const s = summary({ usage: { entries: [], currency: 'USD', cost: 5.4e16 } });
+    s.stats.ttft = { ...s.stats.ttft, p50: 3.5e8, p90: 3.5e8 };
+    s.stats.tokens_per_sec = { ...s.stats.tokens_per_sec, p90: 1.2e6 };
+    state.summary = s;
+    publisher.alert({ state: 'raised', ...activeAlert() });
+    const sent = room.summaries(); // FakeRoom decodes each payload and fails on a null
+    assert.equal(sent.length, 1);
+    const { stats, usage } = sent[0]!.message.summary;
+    assert.deepEqual(
+      [stats.ttft.p50, stats.ttft.p90, stats.tokens_per_sec.p90],
+      [null, null, null],
+    );
+    assert.equal(usage.cost, undefined);
+    assert.deepEqual(adjusted.sort(), [
+      'amount:dropped',
+      'duration:dropped',
+      'duration:dropped',
+      'rate:dropped',
+    ]);
+    assert.deepEqual(dropped, []);
+    // a summary nothing can make valid (a NaN count it cannot go without) is counted, not sent
+    state.summary = summary({ turns: Number.NaN });
+    tickTo(INTERVAL_MS);
+    publisher.turn(turn());
+    assert.equal(room.summaries().length, 1);
+    assert.deepEqual(dropped, ['invalid']);
     publisher.close();
   });
 });
