@@ -22,23 +22,9 @@ import {
   WINDOW_MS,
   windowLevel,
 } from '../caller/heard-latency-tracker.js';
+import type { FrameworkContext } from '../framework/context.js';
+import { OutputAudioTap, type SinkHooks } from '../framework/output-audio.js';
 import { queuedInSource } from '../util/audio-source-queue.js';
-import { type InterposedAccessor, interposeAccessor } from '../util/interpose-accessor.js';
-
-/** What the probe reads of a session. */
-interface SessionWithOutput {
-  output?: object;
-}
-
-/** The parts of a framework `AudioOutput` the probe uses. */
-interface SinkLike {
-  captureFrame(frame: AudioFrame): Promise<void>;
-  clearBuffer?: () => void;
-  on(event: string, listener: () => void): unknown;
-  off?(event: string, listener: () => void): unknown;
-  nextInChain?: unknown;
-  audioSource?: unknown;
-}
 
 export interface OutputAudioProbeOptions {
   now: () => number;
@@ -47,30 +33,18 @@ export interface OutputAudioProbeOptions {
   /** A segment handed its first frame to the sink at `startedAt` and its first audible sample
    * leaves at `audibleAt` (agent clock, ms). At most once per segment. */
   audible: (startedAt: number, audibleAt: number) => void;
-  /** Something failed inside the probe (contained). */
-  internalError: (where: string, error: unknown) => void;
+  /** The guard, and where the feature turns itself off when the framework is not as verified. */
+  framework: FrameworkContext;
 }
 
 const SCALE = 1 / 32768;
 /** Nothing handed to the sink for this long after its audio ran out: the next frame starts a new
  * segment even if the sink did not report the last one finished. */
 const SEGMENT_GAP_MS = 1_000;
-/** Outputs in a chain the probe follows to find the sink; a longer chain is not followed. */
-const MAX_CHAIN = 16;
-
-interface Installed {
-  sink: SinkLike;
-  /** Each method the probe wrapped: the sink's own, and the wrapper put in its place. */
-  wrapped: Array<{ key: 'captureFrame' | 'clearBuffer'; own: unknown; wrapper: unknown }>;
-  onFinished: () => void;
-}
 
 export class OutputAudioProbe {
   private readonly threshold: number;
-  private readonly installed: Installed[] = [];
-  private readonly seen = new WeakSet<object>();
-  /** The session's `output.audio`, watched. */
-  private audio: InterposedAccessor | undefined;
+  private readonly tap: OutputAudioTap;
   private closed = false;
 
   constructor(
@@ -78,74 +52,29 @@ export class OutputAudioProbe {
     private readonly opts: OutputAudioProbeOptions,
   ) {
     this.threshold = opts.threshold ?? VOICE_ACTIVITY_DEFAULTS.threshold;
-    try {
-      const output = (session as SessionWithOutput).output;
-      if (!output) return;
-      this.audio = interposeAccessor(output, 'audio', (audio, set) => {
-        set(audio);
-        this.watch(audio);
-      });
-      if (this.audio) this.watch(this.audio.get());
-    } catch (error) {
-      opts.internalError('output_audio_probe', error);
-    }
+    // the framework's side (finding the sink, wrapping its methods) is src/framework's
+    this.tap = new OutputAudioTap(session, opts.framework, ({ audioSource }) =>
+      this.sinkHooks(audioSource),
+    );
   }
 
   /** Stops reading frames; every sink gets its own methods back. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.audio?.restore();
-    for (const { sink, wrapped, onFinished } of this.installed) {
-      try {
-        for (const { key, own, wrapper } of wrapped) {
-          // only what is still ours: a wrapper put over ours stays (ours passes frames through)
-          if (sink[key] !== wrapper) continue;
-          const inherited = (Object.getPrototypeOf(sink) as Partial<SinkLike> | null)?.[key];
-          if (inherited === own) Reflect.deleteProperty(sink, key);
-          else Object.assign(sink, { [key]: own });
-        }
-        sink.off?.('playbackFinished', onFinished);
-      } catch (error) {
-        this.opts.internalError('output_audio_probe', error);
-      }
-    }
-    this.installed.length = 0;
+    this.tap.close();
   }
 
-  /** Finds the sink at the end of `head`'s chain and reads what it is handed, once per sink. */
-  private watch(head: unknown): void {
-    try {
-      if (this.closed) return;
-      let sink = head;
-      for (let i = 0; i < MAX_CHAIN && isSink(sink) && isSink(sink.nextInChain); i++) {
-        sink = sink.nextInChain;
-      }
-      if (!isSink(sink) || this.seen.has(sink)) return;
-      this.seen.add(sink);
-      this.install(sink);
-    } catch (error) {
-      this.opts.internalError('output_audio_probe', error);
-    }
-  }
-
-  private install(sink: SinkLike): void {
+  /** The measurement of one sink: its segments and its queue. */
+  private sinkHooks(source: unknown): SinkHooks {
     const opts = this.opts;
     const closed = () => this.closed;
     const threshold = this.threshold;
-    const original = sink.captureFrame;
-    const originalClear = sink.clearBuffer;
-    const source = sink.audioSource;
     /** The open segment: when its first frame was handed over, until its first audible one. */
     let open: { startedAt: number } | undefined;
     let awaiting = true;
     /** When the audio handed over so far has left (the modelled queue's end), agent clock. */
     let queueEnd = 0;
-    const onFinished = () => {
-      awaiting = true;
-      open = undefined;
-    };
-    sink.on('playbackFinished', onFinished);
 
     const frameOut = (
       segment: { startedAt: number },
@@ -153,66 +82,46 @@ export class OutputAudioProbe {
       ms: number,
       modelled: number,
     ) => {
-      try {
-        if (closed() || open !== segment || !awaiting) return;
-        const index = firstAudibleSample(frame, threshold);
-        if (index < 0) return;
-        awaiting = false;
-        // the source's own queue, which holds this frame at its end, when it has one
-        const queued = queuedInSource(source);
-        const startsAt = queued !== undefined ? opts.now() + Math.max(0, queued - ms) : modelled;
-        const audibleAt = startsAt + (index / frame.sampleRate) * 1000;
-        opts.audible(segment.startedAt, Math.max(segment.startedAt, audibleAt));
-      } catch (error) {
-        opts.internalError('output_audio_probe', error);
-      }
+      if (closed() || open !== segment || !awaiting) return;
+      const index = firstAudibleSample(frame, threshold);
+      if (index < 0) return;
+      awaiting = false;
+      // the source's own queue, which holds this frame at its end, when it has one
+      const queued = queuedInSource(source);
+      const startsAt = queued !== undefined ? opts.now() + Math.max(0, queued - ms) : modelled;
+      const audibleAt = startsAt + (index / frame.sampleRate) * 1000;
+      opts.audible(segment.startedAt, Math.max(segment.startedAt, audibleAt));
     };
 
-    const captureFrame = function (this: SinkLike, frame: AudioFrame): Promise<void> {
-      const handedAt = opts.now();
-      const result = original.call(this, frame);
-      if (closed()) return result;
-      try {
-        const ms = frameMs(frame);
-        // a sink that never reports a segment's end: a pause in the audio ends it
-        if (open && handedAt - queueEnd > SEGMENT_GAP_MS) open = undefined;
-        const starts = Math.max(handedAt, queueEnd);
-        queueEnd = starts + ms;
-        if (awaiting) {
+    return {
+      finished: () => {
+        awaiting = true;
+        open = undefined;
+      },
+      cleared: () => {
+        queueEnd = 0; // the queue is dropped
+      },
+      capture: (frame) => {
+        const handedAt = opts.now();
+        return (result) => {
+          const ms = frameMs(frame);
+          // a sink that never reports a segment's end: a pause in the audio ends it
+          if (open && handedAt - queueEnd > SEGMENT_GAP_MS) open = undefined;
+          const starts = Math.max(handedAt, queueEnd);
+          queueEnd = starts + ms;
+          if (!awaiting) return;
           const segment = (open ??= { startedAt: handedAt });
           void Promise.resolve(result).then(
-            () => frameOut(segment, frame, ms, starts),
+            () =>
+              opts.framework.guard.run('plugin', 'output_audio_probe', () =>
+                frameOut(segment, frame, ms, starts),
+              ),
             () => {},
           );
-        }
-      } catch (error) {
-        opts.internalError('output_audio_probe', error);
-      }
-      return result;
+        };
+      },
     };
-    sink.captureFrame = captureFrame;
-    const wrapped: Installed['wrapped'] = [
-      { key: 'captureFrame', own: original, wrapper: captureFrame },
-    ];
-    if (typeof originalClear === 'function') {
-      const clearBuffer = function (this: SinkLike): void {
-        queueEnd = 0; // the queue is dropped
-        return originalClear.call(this);
-      };
-      sink.clearBuffer = clearBuffer;
-      wrapped.push({ key: 'clearBuffer', own: originalClear, wrapper: clearBuffer });
-    }
-    this.installed.push({ sink, wrapped, onFinished });
   }
-}
-
-function isSink(x: unknown): x is SinkLike {
-  return (
-    typeof x === 'object' &&
-    x !== null &&
-    typeof (x as SinkLike).captureFrame === 'function' &&
-    typeof (x as SinkLike).on === 'function'
-  );
 }
 
 function frameMs(frame: AudioFrame): number {

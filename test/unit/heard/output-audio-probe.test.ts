@@ -3,6 +3,7 @@ import { AudioFrame } from '@livekit/rtc-node';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OutputAudioProbe, firstAudibleSample } from '../../../src/heard/output-audio-probe.js';
+import { Guard } from '../../../src/util/guard.js';
 
 // the framework's AudioOutput logs through its logger
 initializeLogger({ pretty: false, level: 'warn' });
@@ -53,12 +54,15 @@ function setup(opts: { audio?: voice.AudioOutput } = {}) {
   if (opts.audio) output.audio = opts.audio;
   const reports: Array<{ startedAt: number; audibleAt: number }> = [];
   const errors: unknown[] = [];
+  const disabled: Record<string, string> = {};
+  const guard = new Guard({ warn: () => {} });
+  guard.reportTo((failure) => errors.push(failure));
   const probe = new OutputAudioProbe(
     { output },
     {
       now: () => clock,
       audible: (startedAt, audibleAt) => reports.push({ startedAt, audibleAt }),
-      internalError: (_where, e) => errors.push(e),
+      framework: { guard, featureDisabled: (feature, why) => (disabled[feature] = why) },
     },
   );
   const flushed = () => new Promise((r) => setImmediate(r));
@@ -67,6 +71,7 @@ function setup(opts: { audio?: voice.AudioOutput } = {}) {
     probe,
     reports,
     errors,
+    disabled,
     flushed,
     tick: (ms: number) => (clock += ms),
     now: () => clock,
