@@ -6,6 +6,7 @@
 //   npm run test:framework -- latest    any dist-tag, or a range (its highest version)
 //   npm run test:framework -- lowest    the lowest (highest) version the peer range admits,
 //   npm run test:framework -- highest   as the registry has them now
+//   … --unless-installed                 not if it is node_modules' version (CI: npm test ran it)
 //
 // The version is npm install'ed once into .cache/agents-<version>/ (its own package.json, no
 // peer dependencies: the framework shares this repository's @livekit/rtc-node and zod), then the
@@ -32,10 +33,23 @@ const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const started = Date.now();
 
 const args = process.argv.slice(2);
-if (args.length !== 1 || args[0].startsWith('-')) {
-  fail('usage: npm run test:framework -- <version | dist-tag | range | lowest | highest>');
+const unlessInstalled = args.includes('--unless-installed');
+const specs = args.filter((a) => a !== '--unless-installed');
+if (specs.length !== 1 || specs[0].startsWith('-')) {
+  fail(
+    'usage: npm run test:framework -- <version | dist-tag | range | lowest | highest> [--unless-installed]',
+  );
 }
-const version = resolveVersion(args[0]);
+const version = resolveVersion(specs[0]);
+if (specs[0] === 'highest') noticeLatest();
+const installed = installedVersion();
+if (unlessInstalled && version === installed) {
+  // CI: npm test has just run every test, these included, on node_modules' copy.
+  console.log(
+    `framework contract: ${PACKAGE} ${version} is the one in node_modules/, which npm test ran; not run again`,
+  );
+  process.exit(0);
+}
 const dir = join(root, '.cache', `agents-${version}`);
 install(version, dir);
 checkPeers(dir);
@@ -85,6 +99,26 @@ function resolveVersion(spec) {
 function peerRange() {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   return pkg.peerDependencies[PACKAGE];
+}
+
+function installedVersion() {
+  const manifest = join(root, 'node_modules', ...PACKAGE.split('/'), 'package.json');
+  return existsSync(manifest) ? JSON.parse(readFileSync(manifest, 'utf8')).version : undefined;
+}
+
+/** A release past the peer range is not "highest": say so, to be tried before widening it. */
+function noticeLatest() {
+  const out = spawnSync('npm', ['view', `${PACKAGE}@latest`, 'version'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  const latest = out.stdout.trim();
+  const semver = createRequire(import.meta.url)('semver');
+  if (out.status === 0 && latest && !semver.satisfies(latest, peerRange())) {
+    console.warn(
+      `notice: ${PACKAGE} ${latest} (latest) is outside the peer range ${peerRange()}; try it with npm run test:framework -- ${latest}`,
+    );
+  }
 }
 
 /** npm install into its own directory, unless a complete install of that version is there. */
