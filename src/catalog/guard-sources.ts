@@ -25,6 +25,7 @@ export const GUARD_SOURCES = [
 ] as const;
 export type GuardSource = (typeof GUARD_SOURCES)[number];
 
-/** How it failed: a synchronous throw, or a returned promise (any thenable) that rejected. */
-export const GUARD_REASONS = ['threw', 'rejected'] as const;
+/** How it failed: a synchronous throw, a returned promise (any thenable) that rejected, or a
+ * value the plugin cannot use (e.g. a meter that returns no instrument). */
+export const GUARD_REASONS = ['threw', 'rejected', 'invalid'] as const;
 export type GuardReason = (typeof GUARD_REASONS)[number];

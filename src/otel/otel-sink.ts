@@ -34,8 +34,10 @@ const HEALTH_FAMILY: Record<HealthEvent['kind'], CounterKey> = {
 };
 
 /** The instrument methods the sink calls: an instrument without them makes the meter unusable. */
-const CAN_RECORD = (h: unknown): h is Histogram => typeof (h as Histogram)?.record === 'function';
-const CAN_ADD = (c: unknown): c is Counter => typeof (c as Counter)?.add === 'function';
+const CAN_RECORD = (h: unknown): h is Histogram =>
+  typeof (h as Histogram | undefined)?.record === 'function';
+const CAN_ADD = (c: unknown): c is Counter & UpDownCounter =>
+  typeof (c as Counter | undefined)?.add === 'function';
 
 export class OtelSink implements MetricsSink {
   private readonly histograms = new Map<StatName, Histogram>();
@@ -70,14 +72,16 @@ export class OtelSink implements MetricsSink {
       const family = FAMILIES[stat];
       const { name, unit } = otelInstrument(family);
       const bounds = family.buckets === 'throughput' ? layout.throughput : layout.latency;
-      const histogram = this.instrument(() =>
-        meter.createHistogram(name, {
-          description: family.help,
-          unit,
-          advice: { explicitBucketBoundaries: [...bounds] },
-        }),
+      const histogram = this.instrument(
+        () =>
+          meter.createHistogram(name, {
+            description: family.help,
+            unit,
+            advice: { explicitBucketBoundaries: [...bounds] },
+          }),
+        CAN_RECORD,
       );
-      if (!CAN_RECORD(histogram)) return false;
+      if (!histogram) return false;
       this.histograms.set(stat, histogram);
     }
     for (const key of [
@@ -93,25 +97,40 @@ export class OtelSink implements MetricsSink {
     ] as FamilyKey[]) {
       const family = FAMILIES[key];
       const { name, unit } = otelInstrument(family);
-      const counter = this.instrument(() =>
-        meter.createCounter(name, { description: family.help, unit }),
+      const counter = this.instrument(
+        () => meter.createCounter(name, { description: family.help, unit }),
+        CAN_ADD,
       );
-      if (!CAN_ADD(counter)) return false;
+      if (!counter) return false;
       this.counters.set(key, counter);
     }
     const active = FAMILIES.active_sessions;
-    const sessions = this.instrument(() =>
-      meter.createUpDownCounter(active.name, { description: active.help, unit: active.unit }),
+    const sessions = this.instrument(
+      () => meter.createUpDownCounter(active.name, { description: active.help, unit: active.unit }),
+      CAN_ADD,
     );
-    if (!CAN_ADD(sessions)) return false;
+    if (!sessions) return false;
     this.sessions = sessions;
     this.add(sessions, 1, this.constLabels);
     return true;
   }
 
-  /** An instrument from the meter; `undefined` when the meter threw (counted once per kind). */
-  private instrument<T>(create: () => T): T | undefined {
-    return this.guard.call('meter', 'otel:create_instrument', create);
+  /** An instrument from the meter; `undefined` when the meter threw or gave nothing usable
+   * (counted: `meter:threw`, `meter:invalid`). */
+  private instrument<T>(create: () => T, usable: (i: unknown) => i is T): T | undefined {
+    let threw = true;
+    const made = this.guard.call('meter', 'otel:create_instrument', () => {
+      const i = create();
+      threw = false;
+      return i;
+    });
+    if (threw) return undefined;
+    if (usable(made)) return made;
+    this.guard.fail(
+      { source: 'meter', reason: 'invalid', where: 'otel:create_instrument' },
+      new TypeError('the meter returned no usable instrument'),
+    );
+    return undefined;
   }
 
   private record(histogram: Histogram, value: number, attributes: Attributes): void {
