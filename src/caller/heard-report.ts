@@ -132,11 +132,10 @@ export function toCallerMessage(
   const fix = { adjusted: 0 };
   let out: CallerMessage | null = null;
   try {
-    if (typeof message === 'object' && message !== null && !Array.isArray(message)) {
-      out = readMessage(message as unknown as Record<string, unknown>, fix);
-    }
+    // through JSON, as the receiver will read it (-0 is 0, NaN is null, undefined fields gone)
+    out = readJson(JSON.stringify(message), fix);
   } catch {
-    out = null; // a hostile getter: nothing is sent
+    // not JSON (a cycle, a BigInt, a getter that throws): nothing is sent
   }
   if (counts) {
     if (out) counts.adjusted += fix.adjusted;
@@ -155,30 +154,21 @@ export function encodeCallerMessage(
   counts?: CallerEncodeCounts,
 ): Uint8Array | undefined {
   const valid = toCallerMessage(message, counts);
-  if (!valid) return undefined;
-  const bytes = encoder.encode(JSON.stringify(valid));
-  if (bytes.byteLength > MAX_CALLER_MESSAGE_BYTES) {
-    // not reached by a valid message (about 300 bytes at most); kept so the promise holds
-    if (counts) counts.dropped++;
-    return undefined;
-  }
-  return bytes;
+  const bytes = valid && encoder.encode(JSON.stringify(valid));
+  // a valid message is about 300 bytes at most; checked so the promise holds whatever changes
+  if (bytes && bytes.byteLength <= MAX_CALLER_MESSAGE_BYTES) return bytes;
+  if (bytes && counts) counts.dropped++;
+  return undefined;
 }
 
-/** A new random helper id for {@link HeardLatencyReport.meter}: 16 characters. */
+/** A new random helper id for {@link HeardLatencyReport.meter}: 16 hex digits. (Node 20 and
+ * browsers have `crypto`; without it every id is the same, as if the helper never restarted.) */
 export function newMeterId(): string {
-  const bytes = new Uint8Array(12);
-  const crypto = (globalThis as { crypto?: { getRandomValues?(a: Uint8Array): unknown } }).crypto;
-  if (typeof crypto?.getRandomValues === 'function') crypto.getRandomValues(bytes);
-  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
-  // base64url of 12 bytes: 16 characters, no padding
-  const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-  let id = '';
-  for (let i = 0; i < bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    for (let k = 18; k >= 0; k -= 6) id += abc[(n >> k) & 63];
-  }
-  return id;
+  const bytes = new Uint8Array(8);
+  (globalThis as { crypto?: { getRandomValues(a: Uint8Array): unknown } }).crypto?.getRandomValues(
+    bytes,
+  );
+  return Array.from(bytes, (x) => (x + 256).toString(16).slice(1)).join('');
 }
 
 /**
@@ -189,22 +179,22 @@ export function newMeterId(): string {
  */
 export function parseCallerMessage(payload: Uint8Array | string): CallerMessage | null {
   try {
-    let text: string;
     if (typeof payload === 'string') {
-      if (payload.length > MAX_CALLER_MESSAGE_BYTES) return null;
-      text = payload;
-    } else {
-      if (!(payload instanceof Uint8Array) || payload.byteLength > MAX_CALLER_MESSAGE_BYTES) {
-        return null;
-      }
-      text = decoder.decode(payload);
+      return payload.length > MAX_CALLER_MESSAGE_BYTES ? null : readJson(payload, undefined);
     }
-    const m: unknown = JSON.parse(text);
-    if (typeof m !== 'object' || m === null || Array.isArray(m)) return null;
-    return readMessage(m as Record<string, unknown>, undefined);
+    if (!(payload instanceof Uint8Array) || payload.byteLength > MAX_CALLER_MESSAGE_BYTES) {
+      return null;
+    }
+    return readJson(decoder.decode(payload), undefined);
   } catch {
     return null;
   }
+}
+
+function readJson(text: string, fix: { adjusted: number } | undefined): CallerMessage | null {
+  const m: unknown = JSON.parse(text);
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return null;
+  return readMessage(m as Record<string, unknown>, fix);
 }
 
 /**
@@ -217,20 +207,9 @@ function readMessage(
   fix: { adjusted: number } | undefined,
 ): CallerMessage | null {
   if (o.v !== CALLER_WIRE_VERSION) return null;
-  const m =
-    o.type === 'heard_latency'
-      ? readReport(o, fix)
-      : o.type === 'clock_ping'
-        ? readPing(o)
-        : o.type === 'clock_pong'
-          ? readPong(o, fix)
-          : null;
-  // JSON has no -0: the message reads back as 0, so it is 0 here too
-  if (m) {
-    const fields = m as unknown as Record<string, unknown>;
-    for (const [k, v] of Object.entries(fields)) if (v === 0) fields[k] = 0;
-  }
-  return m;
+  if (o.type === 'heard_latency') return readReport(o, fix);
+  if (o.type === 'clock_ping') return readPing(o);
+  return o.type === 'clock_pong' ? readPong(o) : null;
 }
 
 const num = (v: unknown, lo: number, hi: number): v is number =>
@@ -246,41 +225,34 @@ function readReport(
   const { seq, callerSpeechEndAt, agentAudioAt } = o;
   let { heardLatencyMs, outputLatencyMs, clockOffsetMs, clockRttMs, meter } = o;
   if (!int(seq, 1, MAX_SEQ) || !time(callerSpeechEndAt) || !time(agentAudioAt)) return null;
+  // what does not fit: a receiver refuses the message, a sender fixes the field (counted)
+  const fixed = () => (fix ? ++fix.adjusted : 0);
   if (outputLatencyMs !== undefined && !num(outputLatencyMs, 0, MAX_OUTPUT_LATENCY_MS)) {
-    if (!fix) return null;
-    fix.adjusted++;
+    if (!fixed()) return null;
+    // read from JSON, a number is finite
     outputLatencyMs =
-      typeof outputLatencyMs === 'number' && Number.isFinite(outputLatencyMs)
+      typeof outputLatencyMs === 'number'
         ? Math.min(MAX_OUTPUT_LATENCY_MS, Math.max(0, outputLatencyMs))
         : undefined;
   }
-  // the latency is its two times apart (plus the output latency): a sender's disagreeing figure
-  // is recomputed from them, a receiver refuses it
-  const output = typeof outputLatencyMs === 'number' ? outputLatencyMs : 0;
-  const expected = agentAudioAt - callerSpeechEndAt + output;
-  if (
-    typeof heardLatencyMs !== 'number' ||
-    !(Math.abs(expected - heardLatencyMs) <= CONSISTENCY_MS)
-  ) {
-    if (!fix) return null;
-    fix.adjusted++;
-    heardLatencyMs = expected || 0;
+  // the latency is its two times apart (plus the output latency); a sender's disagreeing figure
+  // is recomputed from them
+  const expected = agentAudioAt - callerSpeechEndAt + ((outputLatencyMs as number) || 0);
+  if (!(Math.abs(expected - (heardLatencyMs as number)) <= CONSISTENCY_MS)) {
+    if (!fixed()) return null;
+    heardLatencyMs = expected;
   }
   if (!num(heardLatencyMs, 0, MAX_HEARD_LATENCY_MS)) return null;
   // the offset and its round trip come together or not at all
-  if (clockOffsetMs !== undefined || clockRttMs !== undefined) {
-    if (
-      !num(clockOffsetMs, -MAX_OFFSET_MS, MAX_OFFSET_MS) ||
-      !num(clockRttMs, 0, MAX_HEARD_LATENCY_MS)
-    ) {
-      if (!fix) return null;
-      fix.adjusted++;
-      clockOffsetMs = clockRttMs = undefined;
-    }
+  if (
+    (clockOffsetMs !== undefined || clockRttMs !== undefined) &&
+    !(num(clockOffsetMs, -MAX_OFFSET_MS, MAX_OFFSET_MS) && num(clockRttMs, 0, MAX_HEARD_LATENCY_MS))
+  ) {
+    if (!fixed()) return null;
+    clockOffsetMs = clockRttMs = undefined;
   }
   if (meter !== undefined && !(typeof meter === 'string' && METER_ID.test(meter))) {
-    if (!fix) return null;
-    fix.adjusted++;
+    if (!fixed()) return null;
     meter = undefined;
   }
   const report: HeardLatencyReport = {
@@ -306,21 +278,14 @@ function readPing(o: Record<string, unknown>): ClockPingMessage | null {
   return { v: 1, type: 'clock_ping', id, sentAt };
 }
 
-function readPong(
-  o: Record<string, unknown>,
-  fix: { adjusted: number } | undefined,
-): ClockPongMessage | null {
-  const { id, pingSentAt, receivedAt } = o;
-  let { sentAt } = o;
+function readPong(o: Record<string, unknown>): ClockPongMessage | null {
+  const { id, pingSentAt, receivedAt, sentAt } = o;
   if (!int(id, 0, MAX_SEQ) || !time(pingSentAt) || !time(receivedAt) || !time(sentAt)) {
     return null;
   }
-  if (sentAt < receivedAt) {
-    if (!fix) return null;
-    fix.adjusted++;
-    sentAt = receivedAt;
-  }
-  return { v: 1, type: 'clock_pong', id, pingSentAt, receivedAt, sentAt: sentAt as number };
+  // an answer never leaves before its ping arrived (clockPong makes sure of it)
+  if (sentAt < receivedAt) return null;
+  return { v: 1, type: 'clock_pong', id, pingSentAt, receivedAt, sentAt };
 }
 
 /** The answer to `ping`, with the agent clock's reading when it arrived and when answered. */
