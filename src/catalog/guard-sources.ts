@@ -1,5 +1,5 @@
 /**
- * The label values of `lk_agents_plugin_internal_errors_total{source,reason}`: what a contained
+ * The label values of the `internal_errors` family (`{source,reason}`): what a contained
  * failure came from and how it failed (see `src/util/guard.ts`, the one guard). Fixed lists, so
  * those series stay few.
  */

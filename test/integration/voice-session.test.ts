@@ -214,6 +214,8 @@ describe('attachMetrics on the voice path', () => {
     assert.deepEqual(JSON.parse(JSON.stringify(s.health)), {
       oddFields: {},
       internalErrors: 0,
+      containedErrors: {},
+      disabledFeatures: {},
       droppedSamples: {},
       droppedMessages: {},
     });
