@@ -33,12 +33,34 @@ export type Made =
   | readonly ['record', value: Schema<unknown>, max: number, maxKey: number]
   | readonly ['object', entries: Record<string, Schema<unknown>>];
 
-/** How `schema` was made, or `undefined` for a hand-written one. */
-export const madeOf = (schema: Schema<unknown>): Made | undefined =>
-  (schema as { made?: Made }).made;
+let names: Map<unknown, Made[0]> | undefined;
 
-// What the tag costs the overlay: a name per constructor, and arguments it holds anyway.
-const made = <S>(schema: S, ...how: Made): S => Object.assign(schema as object, { made: how }) as S;
+/** How `schema` was made, or `undefined` for a hand-written one. */
+export function madeOf(schema: Schema<unknown>): Made | undefined {
+  // built on first use, so that a bundle which never walks a schema (the overlay) drops it
+  names ??= new Map<unknown, Made[0]>([
+    [number, 'number'],
+    [string, 'string'],
+    [picklist, 'picklist'],
+    [nullable, 'nullable'],
+    [optional, 'optional'],
+    [array, 'array'],
+    [lenientArray, 'lenientArray'],
+    [record, 'record'],
+    [object, 'object'],
+  ]);
+  if (schema === boolean) return ['boolean'];
+  const [by, ...args] = (schema as { made?: unknown[] }).made ?? [];
+  const name = names.get(by);
+  return name && ([name, ...args] as unknown as Made);
+}
+
+// The tag costs the overlay a few bytes a constructor: a reference to it, and the arguments the
+// schema holds anyway.
+const made = <S>(schema: S, ...how: unknown[]): S => (
+  ((schema as { made?: unknown }).made = how),
+  schema
+);
 
 /** Thrown by a schema on input it refuses; {@link parse} turns it into `null`. */
 export class Invalid extends Error {}
@@ -67,47 +89,49 @@ export const number = (min: number, max: number, integer = false): Schema<number
       typeof x === 'number' && x >= min && x <= max && (!integer || Number.isInteger(x))
         ? x + 0
         : fail(),
-    'number',
+    number,
     min,
     max,
     integer,
   );
 
-export const boolean: Schema<boolean> = made(
-  (x: unknown) => (typeof x === 'boolean' ? x : fail()),
-  'boolean',
-);
+export const boolean: Schema<boolean> = (x) => (typeof x === 'boolean' ? x : fail());
 
 /** A string, cut to `max` characters. */
 export const string = (max: number, min = 0): Schema<string> =>
   made(
     (x: unknown) =>
       typeof x === 'string' && x.length >= min ? (x.length > max ? x.slice(0, max) : x) : fail(),
-    'string',
+    string,
     max,
     min,
   );
 
 export const picklist = <const T extends string | number>(values: readonly T[]): Schema<T> =>
-  made((x: unknown) => (values.includes(x as T) ? (x as T) : fail()), 'picklist', values);
+  made((x: unknown) => (values.includes(x as T) ? (x as T) : fail()), picklist, values);
 
 export const literal = <const T extends string | number>(value: T): Schema<T> => picklist([value]);
 
 export const nullable = <T>(schema: Schema<T>): Schema<T | null> =>
-  made((x: unknown) => (x === null ? null : schema(x)), 'nullable', schema);
+  made((x: unknown) => (x === null ? null : schema(x)), nullable, schema);
 
 /** A key that may be absent; with `fallback`, an absent one reads as that (so it is required in
  * the output type). */
 export function optional<T>(schema: Schema<T>): OptionalSchema<T>;
 export function optional<T>(schema: Schema<T>, fallback: () => NoInfer<T>): Schema<T>;
 export function optional<T>(schema: Schema<T>, fallback?: () => T): Schema<T | undefined> {
-  const s = made((x: unknown) => (x === undefined ? fallback?.() : schema(x)), 'optional', schema);
+  // the fallback goes through the schema too: a default reads as a received value would
+  const s = made(
+    (x: unknown) => (x !== undefined ? schema(x) : fallback && schema(fallback())),
+    optional,
+    schema,
+  );
   return fallback ? s : Object.assign(s, { optional: true as const });
 }
 
 /** A list cut to `max` items, each validated. */
 export const array = <T>(item: Schema<T>, max: number): Schema<T[]> =>
-  made((x: unknown) => (Array.isArray(x) ? x.slice(0, max).map(item) : fail()), 'array', item, max);
+  made((x: unknown) => (Array.isArray(x) ? x.slice(0, max).map(item) : fail()), array, item, max);
 
 /** Items that `item` refuses are left out instead of refusing the list. */
 export const lenientArray = <T>(item: Schema<T>, max: number): Schema<T[]> =>
@@ -119,7 +143,7 @@ export const lenientArray = <T>(item: Schema<T>, max: number): Schema<T[]> =>
             return kept === null ? [] : [kept];
           })
         : fail(),
-    'lenientArray',
+    lenientArray,
     item,
     max,
   );
@@ -140,7 +164,7 @@ export const record = <T>(
       }
       return out;
     },
-    'record',
+    record,
     value,
     max,
     maxKey,
@@ -171,5 +195,5 @@ export function object<E extends Entries>(entries: E): Schema<ObjectOf<E>> {
     }
     return out as ObjectOf<E>;
   };
-  return made(schema, 'object', entries);
+  return made(schema, object, entries);
 }

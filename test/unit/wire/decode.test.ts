@@ -135,6 +135,8 @@ describe('decodeMessage', () => {
     assert.deepEqual(plain(s.health), {
       oddFields: {},
       internalErrors: 0,
+      containedErrors: {},
+      disabledFeatures: {},
       droppedSamples: {},
       droppedMessages: {},
     });
