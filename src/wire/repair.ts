@@ -39,6 +39,15 @@ export function repair<T>(schema: Schema<T>, value: unknown, adjusted: Adjusted)
   }
 }
 
+/** An item of a lenient list as a receiver reads it: kept as it is, or left out (as a receiver
+ * leaves it out) with the kind of its first refused value. */
+function asRead(item: Schema<unknown>, entry: unknown): unknown {
+  if (parse(item, entry) !== null) return entry;
+  let kind: WireValueKind = 'other';
+  const probe = fix(item, entry, true, (k) => (kind = k));
+  return new Dropped(probe instanceof Dropped ? probe.kind : kind);
+}
+
 /** The value to hand to `schema` (which still cuts strings and lists and fills defaults), or
  * {@link Dropped}. `canDrop`: the field may be `null` or absent. */
 function fix(schema: Schema<unknown>, x: unknown, canDrop: boolean, adjusted: Adjusted): unknown {
@@ -67,9 +76,10 @@ function fix(schema: Schema<unknown>, x: unknown, canDrop: boolean, adjusted: Ad
     case 'array':
     case 'lenientArray': {
       if (!Array.isArray(x)) return new Dropped('other');
+      const [by, item, max] = made;
       const out: unknown[] = [];
-      for (const entry of x.slice(0, made[2])) {
-        const kept = fix(made[1], entry, true, adjusted);
+      for (const entry of x.slice(0, max)) {
+        const kept = by === 'array' ? fix(item, entry, true, adjusted) : asRead(item, entry);
         if (kept instanceof Dropped) adjusted(kept.kind, 'dropped');
         else out.push(kept);
       }
