@@ -102,6 +102,7 @@ export class MetricsCore {
         this.ledger.toolOutcome(outcome, this.opts.now());
         if (outcome !== 'cancelled') this.countFunction(name, outcome === 'error');
       },
+      discarded: (id) => this.usage.discardTurn(id),
     });
   }
 

@@ -114,6 +114,7 @@ function llmRequest(r: Report): Signal[] {
       ttftMs: timing.firstOutputMs,
       durationMs,
       cancelled: m.cancelled === true,
+      ...(where === 'realtime_model_metrics' ? { realtime: true } : {}),
       completionTokens: tokens,
       tokensPerSec: num(m, 'tokensPerSecond', where, odd) ?? 0,
       ...requestIdOf(m),

@@ -25,6 +25,16 @@ const ERROR_COMPONENTS: Record<string, Component> = {
   tts_error: 'tts',
 };
 
+/** `{ [as]: o[field] }` when it is a non-empty string, else nothing. */
+function optionalString<K extends string>(
+  o: Obj,
+  field: string,
+  as: K,
+): Partial<Record<K, string>> {
+  const v = str(o, field);
+  return v === undefined ? {} : ({ [as]: v } as Record<K, string>);
+}
+
 function normalizeChatItem(item: Obj, at: number, odd: OddFieldSink): Signal[] {
   if (item.type !== 'message') return [];
   const metrics = isObj(item.metrics) ? item.metrics : {};
@@ -38,6 +48,7 @@ function normalizeChatItem(item: Obj, at: number, odd: OddFieldSink): Signal[] {
         stoppedSpeakingAt: seconds('stoppedSpeakingAt'),
         transcriptionDelayMs: seconds('transcriptionDelay'),
         endOfTurnDelayMs: seconds('endOfTurnDelay'),
+        ...optionalString(item, 'id', 'itemId'),
       },
     ];
   }
@@ -103,11 +114,23 @@ export function normalizeSessionEvent(event: unknown, odd: OddFieldSink): Signal
         return [];
       }
       return [
-        { kind: 'speech_created', at, speechId: id, source: str(event, 'source') ?? 'unknown' },
+        {
+          kind: 'speech_created',
+          at,
+          speechId: id,
+          source: str(event, 'source') ?? 'unknown',
+          ...(typeof event.userInitiated === 'boolean'
+            ? { userInitiated: event.userInitiated }
+            : {}),
+        },
       ];
     }
     case 'user_input_transcribed':
-      return event.isFinal === true ? [{ kind: 'stt_final_transcript', at }] : [];
+      // Only a realtime model's input transcription carries an item id
+      // (voice/agent_activity.ts onInputAudioTranscriptionCompleted); an STT's has none.
+      return event.isFinal === true
+        ? [{ kind: 'stt_final_transcript', at, ...optionalString(event, 'itemId', 'itemId') }]
+        : [];
     case 'agent_state_changed': {
       const state = str(event, 'newState') ?? 'unknown';
       const changed: Signal = { kind: 'agent_state', at, state };

@@ -68,6 +68,23 @@ export function providerOfSource(source: unknown): ProviderRef {
   return providerOf({ modelProvider: read('provider'), modelName: read('model') }, label);
 }
 
+/**
+ * Provider and model of the session's LLM, for a realtime model's reports: they carry no
+ * `metadata` (@livekit/agents-plugin-openai 1.9 realtime_model.ts handleResponseDone), while
+ * the model itself says both (`RealtimeModel.provider`, `.model`: public API). The running
+ * agent's own LLM, if any, replaces the session's.
+ */
+export function sessionModelOf(session: unknown): ProviderRef {
+  const read = (o: unknown, key: string): unknown => {
+    try {
+      return isObj(o) ? o[key] : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return providerOfSource(read(read(session, 'currentAgent'), 'llm') ?? read(session, 'llm'));
+}
+
 export function optionalNumber<K extends string>(
   m: Obj,
   field: K,

@@ -18,8 +18,26 @@ export interface ProviderRef {
  * `normalize.ts` consumes only these.
  */
 export type Signal =
-  | { kind: 'speech_created'; at: number; speechId: string; source: string; traceId?: string }
-  | { kind: 'speech_done'; at: number; speechId: string; interrupted: boolean }
+  | {
+      kind: 'speech_created';
+      at: number;
+      speechId: string;
+      source: string;
+      /** False for a reply the framework did not start on anyone's call: a realtime model's
+       * answer to speech its server-side turn detection ended (`generate_reply`), or a tool's
+       * follow-up (`tool_response`). Absent when the event does not say. */
+      userInitiated?: boolean;
+      traceId?: string;
+    }
+  | {
+      kind: 'speech_done';
+      at: number;
+      speechId: string;
+      interrupted: boolean;
+      /** False when the speech was never scheduled, so never played: a preemptive generation the
+       * framework discarded (voice/agent_activity.ts cancelPreemptiveGeneration). */
+      scheduled?: boolean;
+    }
   | {
       /** End of the user's spoken turn, from the framework's end-of-utterance metrics. */
       kind: 'end_of_turn';
@@ -37,8 +55,16 @@ export type Signal =
       stoppedSpeakingAt?: number;
       transcriptionDelayMs?: number;
       endOfTurnDelayMs?: number;
+      /** The chat item's id (a realtime model's input transcript carries its item id). */
+      itemId?: string;
     }
-  | ({ kind: 'stt_final_transcript'; at: number } & Partial<ProviderRef>)
+  | ({
+      kind: 'stt_final_transcript';
+      at: number;
+      /** The realtime model's item id: a transcription of the realtime model's own input (no
+       * STT made it). Absent for an STT's transcript. */
+      itemId?: string;
+    } & Partial<ProviderRef>)
   | ({
       kind: 'stt_request';
       at: number;
@@ -57,6 +83,8 @@ export type Signal =
       ttftMs?: number;
       durationMs: number;
       cancelled: boolean;
+      /** A realtime model's response (its report names no model: the session's model does). */
+      realtime?: boolean;
       completionTokens: number;
       tokensPerSec: number;
       requestId?: string;

@@ -81,7 +81,9 @@ export class RequestLedger {
         return this.count('stt', 'ok', signal.at, signal);
       case 'stt_final_transcript':
         // A streaming STT has no per-request report: each final transcript is a recognition.
-        if (!this.sttReportsRequests) {
+        // A realtime model's transcript of its own input (it carries an item id) is not: no STT
+        // was asked, the transcription rides on the realtime session (docs/PROVIDERS.md).
+        if (signal.itemId === undefined && !this.sttReportsRequests) {
           const provider = signal.provider
             ? { provider: signal.provider, model: signal.model ?? 'unknown' }
             : undefined;

@@ -6,7 +6,8 @@
  * start of speech) while the agent speaks; the agent's state then leaves `speaking` (its audio
  * stopped: the framework sets it once the playout is cut, or paused), and the speech handle ends
  * interrupted. The time between the first two is `interruption_stop_latency`. An overlap after
- * which the agent went on speaking is not one. A pause the framework later finds false
+ * which the agent went on speaking is not one, nor is a speech that ends interrupted without
+ * ever being scheduled (a discarded preemptive generation): nobody heard it to talk over it. A pause the framework later finds false
  * (`agent_false_interruption`) counts as a false interruption, not an interruption.
  */
 import type { Signal } from '../ingest/signals.js';
@@ -54,6 +55,9 @@ export class TurnTakingTracker {
         return;
       }
       case 'speech_done': {
+        // a discarded preemptive generation ends "interrupted", perhaps before the speech the
+        // caller did talk over: it leaves that one's pending stop alone
+        if (signal.scheduled === false) return;
         const stopped = this.stopped;
         this.stopped = undefined;
         if (!signal.interrupted || !stopped) return;

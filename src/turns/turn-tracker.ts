@@ -11,6 +11,9 @@ export interface TurnTrackerOutput {
   turn(turn: TurnTimeline): void;
   /** A tool execution ended, once per call id. */
   toolOutcome(name: string, outcome: 'ok' | 'error' | 'cancelled'): void;
+  /** A speech that was never a turn (a discarded preemptive generation) ended; what was
+   * reported for it belongs to no turn. */
+  discarded?(id: string): void;
 }
 
 interface RunningTool {
@@ -37,7 +40,9 @@ const MEMORY = 256;
 /**
  * Correlates signals into per-turn timelines. A turn is the agent's answer, identified by the
  * framework's speech id (a tool call's reply reuses its speech), together with the user turn it
- * answers. Pure and clock-free: every timestamp comes from the signals.
+ * answers: what the caller lived. A speech that was never scheduled (a preemptive generation the
+ * framework discarded) is not a turn. Pure and clock-free: every timestamp comes from the
+ * signals.
  */
 export class TurnTracker {
   private readonly open = new Map<string, OpenTurn>();
@@ -54,6 +59,15 @@ export class TurnTracker {
   private sttProvider: { provider: string; model: string } | undefined;
   /** The last voiced sample of the received audio, when something watches it. */
   private lastVoicedAt: number | undefined;
+  /** Whether the caller is speaking (`user_state`), and where their latest speech ended, until
+   * a realtime model's answer to it claims it. */
+  private userSpeaking = false;
+  private speechEnd: UserSide | undefined;
+  /** Item ids of a realtime model's input transcripts: their chat messages are the text of a
+   * spoken turn, not a typed one. */
+  private readonly realtimeItems = new Set<string>();
+  /** Speeches discarded unplayed: late reports for them belong to no turn. */
+  private readonly discardedIds = new Set<string>();
   peakTools = 0;
 
   constructor(private readonly out: TurnTrackerOutput) {}
@@ -65,8 +79,16 @@ export class TurnTracker {
   handle(signal: Signal): void {
     switch (signal.kind) {
       case 'speech_created':
-        return this.onSpeechCreated(signal.speechId, signal.at, signal.traceId);
+        return this.onSpeechCreated(
+          signal.speechId,
+          signal.at,
+          signal.traceId,
+          // a realtime model's answer to speech its server-side turn detection ended
+          // (voice/agent_activity.ts onGenerationCreated)
+          signal.userInitiated === false && signal.source === 'generate_reply',
+        );
       case 'speech_done':
+        if (signal.scheduled === false) return this.discard(signal.speechId);
         return this.endTurn(signal.speechId, signal.at, signal.interrupted);
       case 'end_of_turn':
         return this.onUserTurn(
@@ -80,6 +102,10 @@ export class TurnTracker {
           signal.speechId,
         );
       case 'user_message':
+        // A realtime model's transcript of the caller's speech, added to the chat whenever it
+        // arrives (before or after the answer): the spoken turn it transcribes starts at the end
+        // of that speech (onSpeechCreated), and a transcript is no turn of its own.
+        if (signal.itemId !== undefined && this.realtimeItems.has(signal.itemId)) return;
         return this.onUserTurn(
           signal.stoppedSpeakingAt !== undefined
             ? {
@@ -92,6 +118,10 @@ export class TurnTracker {
           signal.at,
         );
       case 'stt_final_transcript':
+        if (signal.itemId !== undefined) {
+          remember(this.realtimeItems, signal.itemId);
+          return;
+        }
         if (signal.provider)
           this.sttProvider = { provider: signal.provider, model: signal.model ?? 'unknown' };
         return;
@@ -118,6 +148,13 @@ export class TurnTracker {
       case 'user_audio_ended':
         this.lastVoicedAt = signal.lastVoicedAt;
         return;
+      case 'user_state':
+        if (signal.state === 'speaking') this.userSpeaking = true;
+        else if (signal.state === 'listening' && this.userSpeaking) {
+          this.userSpeaking = false;
+          this.speechEnd = { input: 'voice', stoppedSpeakingAt: signal.at };
+        }
+        return;
       case 'agent_speaking':
         return this.onAgentStarted(signal.at);
       case 'agent_audio_out':
@@ -133,11 +170,21 @@ export class TurnTracker {
     }
   }
 
-  private onSpeechCreated(id: string, at: number, traceId?: string): void {
+  private onSpeechCreated(id: string, at: number, traceId: string | undefined, spoken: boolean) {
     if (this.open.has(id) || this.ended.has(id)) return;
     const turn: OpenTurn = { id, createdAt: at, traceId, stages: [], held: [] };
     this.open.set(id, turn);
     this.latestTurnId = id;
+    const end = this.speechEnd;
+    const stoppedAt = end?.stoppedSpeakingAt;
+    if (spoken && end && stoppedAt !== undefined && at >= stoppedAt) {
+      // A realtime model answers the speech its server ended: the turn starts at that end
+      // (the server's speech_stopped, as the framework's user state tells it), not when its
+      // transcript, which may come after the answer, is added to the chat.
+      this.speechEnd = undefined;
+      if (at - stoppedAt < USER_TURN_CLAIM_MS) turn.user = this.withAcousticEnd(end);
+      return;
+    }
     const pending = this.pendingUser;
     if (
       pending &&
@@ -148,7 +195,8 @@ export class TurnTracker {
     }
   }
 
-  private onUserTurn(user: UserSide, at: number, speechId?: string): void {
+  /** The acoustic end of the speech (src/heard/), when it lies near the framework's end. */
+  private withAcousticEnd(user: UserSide): UserSide {
     const voiced = this.lastVoicedAt;
     const stopped = user.stoppedSpeakingAt;
     if (
@@ -159,6 +207,11 @@ export class TurnTracker {
     ) {
       user.audioEndedAt = voiced;
     }
+    return user;
+  }
+
+  private onUserTurn(user: UserSide, at: number, speechId?: string): void {
+    this.withAcousticEnd(user);
     const byId = speechId ? this.open.get(speechId) : undefined;
     const target = byId ?? (speechId ? undefined : this.latestAnswerWithoutUser(user));
     if (!target) {
@@ -190,6 +243,7 @@ export class TurnTracker {
   /** Holds a sample in its turn, or commits it when the turn is unknown or already ended well.
    * The sample is a fresh object owned by the tracker, so it is completed in place. */
   private record(sample: MetricSample, speechId: string | undefined): void {
+    if (speechId !== undefined && this.discardedIds.has(speechId)) return this.out.sample(sample);
     const turn = this.turnFor(speechId);
     if (turn) {
       sample.turnId = turn.id;
@@ -304,11 +358,43 @@ export class TurnTracker {
     });
   }
 
-  private endTurn(id: string, at: number, interrupted: boolean): void {
+  /**
+   * A speech that ended without ever being scheduled: a preemptive generation the framework
+   * discarded (the final transcript differed from the one it started on). The caller neither
+   * asked for it nor heard it: no turn, no interruption. Its requests were made and stay counted
+   * (the ledger has them); its samples are real and go to the stats without a turn.
+   */
+  private discard(id: string): void {
+    const turn = this.open.get(id);
+    remember(this.discardedIds, id);
+    if (!turn) return;
+    this.open.delete(id);
+    if (this.latestTurnId === id) this.latestTurnId = newestKey(this.open);
+    remember(this.ended, id);
+    for (const [callId, tool] of this.runningTools) {
+      if (tool.turnId !== id) continue;
+      this.runningTools.delete(callId);
+      remember(this.endedCalls, callId);
+      this.out.toolOutcome(tool.name, 'cancelled');
+    }
+    for (const sample of turn.held) {
+      delete sample.turnId;
+      this.out.sample(sample);
+    }
+    // a user side it claimed (by time) waits for the answer that replaces it
+    if (turn.user && !this.pendingUser) this.pendingUser = { user: turn.user, at: turn.createdAt };
+    this.out.discarded?.(id);
+  }
+
+  private endTurn(id: string, at: number, speechInterrupted: boolean): void {
     const turn = this.open.get(id);
     if (!turn) return;
     this.open.delete(id);
     if (this.latestTurnId === id) this.latestTurnId = newestKey(this.open);
+    // Interrupted: the caller talked over the answer (or the session closed while it played).
+    // Cut off before the agent said anything, the turn is cancelled: there was nothing to
+    // talk over.
+    const interrupted = speechInterrupted && turn.agentStartedSpeakingAt !== undefined;
 
     // Tools still running when their speech ends were cancelled with it.
     for (const [callId, tool] of this.runningTools) {

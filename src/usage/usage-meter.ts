@@ -70,6 +70,9 @@ export class UsageMeter {
   private readonly turns = new Map<string, UsageTable>();
   /** Usage reported without a turn (a transcription), for the next turn that ends. */
   private unassigned = new UsageTable();
+  /** Speeches that were never turns (discarded preemptive generations): their usage, billed all
+   * the same, goes to the next turn that ends, as usage reported without a turn does. */
+  private readonly discarded = new Set<string>();
 
   constructor(
     private readonly prices: PriceBook | undefined,
@@ -115,12 +118,23 @@ export class UsageMeter {
     return table.empty ? undefined : table.snapshot(this.prices?.currency);
   }
 
+  /** `id` was never a turn: what it used (so far, and reported late) goes with the next turn. */
+  discardTurn(id: string): void {
+    this.discarded.add(id);
+    if (this.discarded.size > MAX_OPEN_TURNS) {
+      this.discarded.delete(this.discarded.values().next().value!);
+    }
+    const own = this.turns.get(id);
+    this.turns.delete(id);
+    if (own) this.unassigned.merge(own);
+  }
+
   summary(): Usage {
     return this.session.snapshot(this.prices?.currency);
   }
 
   private tableFor(speechId: string | undefined): UsageTable {
-    if (speechId === undefined) return this.unassigned;
+    if (speechId === undefined || this.discarded.has(speechId)) return this.unassigned;
     let table = this.turns.get(speechId);
     if (!table) {
       // a report for a turn that never ends (or ended before it came) is not kept forever

@@ -108,4 +108,31 @@ describe('turn-taking', () => {
       [['eot_inference_delay', 85, 40]],
     );
   });
+
+  it('takes no interruption from a discarded preemptive generation, and keeps the one the caller made', () => {
+    const tracker = new TurnTakingTracker({ sample: () => {}, event: () => {} });
+    const signals = [
+      ...normalizeSessionEvent(agent('speaking', 1000), () => {}),
+      ...normalizeSessionEvent(user('speaking', 1500), () => {}),
+      ...normalizeSessionEvent(agent('listening', 1700), () => {}),
+    ];
+    for (const s of signals) tracker.handle(s);
+    // the preemptive generation on the caller's early final, discarded before the cut answer ends
+    tracker.handle({
+      kind: 'speech_done',
+      at: 1800,
+      speechId: 'p1',
+      interrupted: true,
+      scheduled: false,
+    });
+    assert.equal(tracker.counts.interruptions, 0);
+    tracker.handle({
+      kind: 'speech_done',
+      at: 1900,
+      speechId: 's1',
+      interrupted: true,
+      scheduled: true,
+    });
+    assert.equal(tracker.counts.interruptions, 1);
+  });
 });

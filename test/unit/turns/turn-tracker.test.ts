@@ -295,11 +295,110 @@ describe('TurnTracker', () => {
     );
   });
 
-  it('ends turns still open when the session closes, as interrupted', () => {
+  it('ends turns still open when the session closes: interrupted mid-answer, else cancelled', () => {
     const { turns } = track([
       { kind: 'speech_created', at: 0, speechId: 's1', source: 'generate_reply' },
+      { kind: 'agent_speaking', at: 5 },
+      { kind: 'speech_created', at: 6, speechId: 's2', source: 'generate_reply' },
       { kind: 'session_closed', at: 10 },
     ]);
-    assert.equal(turns[0]!.interrupted, true);
+    assert.deepEqual(
+      turns.map((t) => [t.id, t.interrupted, t.cancelled]),
+      [
+        ['s1', true, false],
+        ['s2', false, true],
+      ],
+    );
+  });
+
+  it('takes a speech cut off before the agent said anything as cancelled, not interrupted', () => {
+    const { turns } = track([
+      { kind: 'speech_created', at: 5000, speechId: 's1', source: 'generate_reply' },
+      endOfVoiceTurn,
+      llm(5900, undefined, 300, 's1', true),
+      { kind: 'speech_done', at: 6000, speechId: 's1', interrupted: true },
+    ]);
+    assert.deepEqual(
+      turns.map((t) => [t.input, t.interrupted, t.cancelled]),
+      [['voice', false, true]],
+    );
+  });
+
+  it('takes a discarded preemptive generation as no turn: its samples count, its user side goes to the answer', () => {
+    const { turns, values, samples } = track([
+      // the early final's preemptive generation, then the answer to the whole sentence
+      { kind: 'speech_created', at: 4000, speechId: 'p1', source: 'generate_reply' },
+      llm(4900, 700, 900, 'p1'),
+      { kind: 'speech_created', at: 5050, speechId: 's1', source: 'generate_reply' },
+      { kind: 'speech_done', at: 5060, speechId: 'p1', interrupted: true, scheduled: false },
+      endOfVoiceTurn,
+      llm(5900, 200, 300),
+      { kind: 'agent_speaking', at: 6100 },
+      // a report of the discarded speech that comes late is not the answer's
+      llm(6150, 300, 1000, 'p1', true),
+      { kind: 'speech_done', at: 7000, speechId: 's1', interrupted: false, scheduled: true },
+    ]);
+    assert.deepEqual(
+      turns.map((t) => [t.id, t.input, t.interrupted, t.cancelled, t.e2eLatencyMs]),
+      [['s1', 'voice', false, false, 1100]],
+    );
+    assert.deepEqual(turns[0]!.stages.filter((st) => st.stage === 'llm').length, 1);
+    assert.deepEqual(values('ttft').sort(), [200, 300, 700]);
+    // by value: the discarded speech's (700, 300) carry no turn, the answer's (200) its own
+    assert.deepEqual(
+      samples
+        .filter((s) => s.stat === 'ttft')
+        .sort((x, y) => x.value - y.value)
+        .map((s) => s.turnId),
+      ['s1', undefined, undefined],
+    );
+  });
+
+  it("starts a realtime model's spoken turn at the end of the caller's speech, whenever its transcript comes", () => {
+    const transcript = (at: number, itemId: string): Signal[] => [
+      { kind: 'stt_final_transcript', at, itemId },
+      { kind: 'user_message', at, createdAt: at, itemId },
+    ];
+    const { turns, values } = track([
+      { kind: 'user_state', at: 1000, state: 'speaking' },
+      { kind: 'user_audio_ended', at: 2010, lastVoicedAt: 2000 },
+      { kind: 'user_state', at: 2500, state: 'listening' },
+      // the server answers the speech it ended (voice/agent_activity.ts onGenerationCreated)
+      {
+        kind: 'speech_created',
+        at: 2560,
+        speechId: 'r1',
+        source: 'generate_reply',
+        userInitiated: false,
+      },
+      { kind: 'agent_speaking', at: 2850 },
+      ...transcript(3000, 'item_1'), // after the answer's first audio
+      { kind: 'speech_done', at: 4000, speechId: 'r1', interrupted: false, scheduled: true },
+      ...transcript(4500, 'item_0'), // a late one of an earlier turn waits for no answer
+      { kind: 'user_state', at: 5000, state: 'speaking' },
+      { kind: 'user_state', at: 6000, state: 'listening' },
+      ...transcript(6050, 'item_2'), // before the answer
+      {
+        kind: 'speech_created',
+        at: 6100,
+        speechId: 'r2',
+        source: 'generate_reply',
+        userInitiated: false,
+      },
+      { kind: 'agent_speaking', at: 6400 },
+      { kind: 'speech_done', at: 7000, speechId: 'r2', interrupted: false, scheduled: true },
+    ]);
+    assert.deepEqual(
+      turns.map((t) => [t.id, t.input, t.userStoppedSpeakingAt, t.e2eLatencyMs]),
+      [
+        ['r1', 'voice', 2500, 350],
+        ['r2', 'voice', 6000, 400],
+      ],
+    );
+    assert.deepEqual(values('e2e_latency'), [350, 400]);
+    // the acoustic end (the input probe) of the first turn; none was seen for the second
+    assert.deepEqual(values('acoustic_e2e_latency'), [850]);
+    // no STT made these transcripts: no STT latency
+    assert.deepEqual(values('stt_latency'), []);
   });
 });

@@ -85,6 +85,36 @@ const PRICES = {
 };
 
 describe('usage', () => {
+  it("gives a discarded preemptive generation's usage to the answer's turn: the session total is the turns' sum", () => {
+    const { c, turns } = core();
+    const discarded = turn(0, 9_000).filter(
+      (s) => s.kind === 'speech_created' || s.kind === 'llm_request',
+    );
+    const done: Signal = {
+      kind: 'speech_done',
+      at: 9_900,
+      speechId: 'speech_0',
+      interrupted: true,
+      scheduled: false,
+    };
+    for (const s of [
+      ...discarded,
+      ...turn(1, 10_000).slice(0, 3),
+      done,
+      ...turn(1, 10_000).slice(3),
+    ]) {
+      c.ingest(s);
+    }
+    assert.deepEqual(
+      turns.map((t) => t.id),
+      ['speech_1'],
+    );
+    const prompt = (entries: { amounts: { promptTokens?: number } }[]) =>
+      entries.reduce((sum, e) => sum + (e.amounts.promptTokens ?? 0), 0);
+    assert.equal(prompt(c.summary().usage.entries), 2000);
+    assert.equal(prompt(turns[0]!.usage!.entries), 2000);
+  });
+
   it('totals usage per session and per turn, by component, provider and model', () => {
     const { c, turns } = core();
     for (const s of [...turn(1, 10_000), ...turn(2, 20_000)]) c.ingest(s);
