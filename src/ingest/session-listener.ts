@@ -7,6 +7,7 @@ import {
   type OddFieldSink,
   providerOfSource,
 } from './normalize.js';
+import { sessionModelOf } from './read-fields.js';
 import { RequestDedupe } from './request-dedupe.js';
 import type { Signal } from './signals.js';
 
@@ -58,6 +59,7 @@ export interface SessionLike {
 interface SpeechHandleLike {
   id: string;
   interrupted?: boolean;
+  scheduled?: boolean;
   addDoneCallback?(cb: (handle: SpeechHandleLike) => void): void;
 }
 
@@ -153,6 +155,11 @@ export class SessionListener {
       if (signal.kind === 'stt_final_transcript') {
         Object.assign(signal, providerOfSource(this.session.stt));
       }
+      // A realtime model's report names no model; the session's model does.
+      if (signal.kind === 'llm_request' && signal.realtime && signal.model === 'unknown') {
+        const model = sessionModelOf(this.session);
+        if (model.model !== 'unknown') Object.assign(signal, model);
+      }
       this.sinks.signal(signal);
     } catch (error) {
       this.sinks.internalError(signal.kind, error);
@@ -186,6 +193,8 @@ export class SessionListener {
             at: Date.now(),
             speechId,
             interrupted: done?.interrupted === true,
+            // a discarded preemptive generation was never scheduled (SpeechHandle.scheduled)
+            scheduled: done?.scheduled !== false,
           });
         } catch (error) {
           this.sinks.internalError('speech_done', error);
