@@ -34,6 +34,10 @@ export interface UtteranceScript {
   finalDelayMs?: number;
   /** Never send the final result. */
   stall?: boolean;
+  /** An early final mid-sentence (`is_final`, not `speech_final`, as Deepgram sends when it
+   * finalizes a segment while the speaker goes on): the first `words` words, once `afterMs` of
+   * the utterance's audio was received. The utterance's last final then holds the rest. */
+  earlyFinal?: { words: number; afterMs: number };
 }
 
 export interface DeepgramServerOptions {
@@ -100,6 +104,8 @@ interface Utterance {
   lastSpeechAt: number;
   quietMs: number;
   interim?: NodeJS.Timeout;
+  /** Words already sent in an early final. */
+  finalWords: number;
 }
 
 /** One `/v1/listen` WebSocket: its audio clock, its utterances, and its log entry. */
@@ -145,6 +151,10 @@ class ListenConnection {
     const u = this.#utterance;
     if (loud && !u) return this.#startUtterance(seconds);
     if (!u) return;
+    const early = u.script.earlyFinal;
+    if (early && u.finalWords === 0 && (this.#audio - u.startAudio) * 1000 >= early.afterMs) {
+      this.#sendEarlyFinal(u, early.words);
+    }
     if (loud) {
       u.lastSpeechAudio = this.#audio;
       u.lastSpeechAt = Date.now();
@@ -169,6 +179,7 @@ class ListenConnection {
       lastSpeechAudio: this.#audio,
       lastSpeechAt: Date.now(),
       quietMs: 0,
+      finalWords: 0,
     };
     this.#utterance = u;
     this.#send({ type: 'SpeechStarted', channel: [0, 1], timestamp: start });
@@ -179,7 +190,7 @@ class ListenConnection {
       return;
     }
     u.interim = setInterval(() => {
-      const words = u.script.transcript.split(/\s+/).filter(Boolean);
+      const words = u.script.transcript.split(/\s+/).filter(Boolean).slice(u.finalWords);
       const heard = Math.max(1, Math.ceil(words.length / 2));
       this.#send(this.#results(u, words.slice(0, heard), false));
       markFirstByte(u.entry);
@@ -197,7 +208,7 @@ class ListenConnection {
     if (u.script.stall) return void finish(u.entry, 'stalled');
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      const words = u.script.transcript.split(/\s+/).filter(Boolean);
+      const words = u.script.transcript.split(/\s+/).filter(Boolean).slice(u.finalWords);
       this.#send({ ...this.#results(u, words, true), from_finalize: fromFinalize });
       markFirstByte(u.entry);
       u.entry.detail.finalSentAt = Date.now();
@@ -209,8 +220,17 @@ class ListenConnection {
     this.#timers.add(timer);
   }
 
+  /** The first `count` words as a final segment while the utterance goes on. */
+  #sendEarlyFinal(u: Utterance, count: number): void {
+    const words = u.script.transcript.split(/\s+/).filter(Boolean).slice(0, count);
+    u.finalWords = words.length;
+    this.#send(this.#results(u, words, true, false));
+    u.entry.detail.earlyFinalSentAt = Date.now();
+    u.entry.detail.earlyFinal = words.join(' ');
+  }
+
   /** A `Results` message; words are spread evenly over the utterance's speech. */
-  #results(u: Utterance, words: string[], final: boolean) {
+  #results(u: Utterance, words: string[], final: boolean, endpoint = final) {
     const span = Math.max(u.lastSpeechAudio - u.startAudio, 0.01);
     const step = span / Math.max(words.length, 1);
     return {
@@ -219,7 +239,7 @@ class ListenConnection {
       duration: this.#audio - u.startAudio,
       start: u.startAudio,
       is_final: final,
-      speech_final: final,
+      speech_final: endpoint,
       channel: {
         alternatives: [
           {

@@ -41,6 +41,11 @@ export interface RealtimeResponseScript {
   failWith?: string;
   /** Transcript of the user turn that triggers it (server VAD). Default 'hello'. */
   userTranscript?: string;
+  /** Delay from `response.created` to that transcript (it may come after the answer's first
+   * audio, as OpenAI's often does). Default 0. */
+  transcriptDelayMs?: number;
+  /** Server VAD: delay from `speech_stopped` (and the commit) to `response.created`. Default 0. */
+  responseDelayMs?: number;
   cachedInputTokens?: number;
 }
 
@@ -220,6 +225,7 @@ class RealtimeConnection {
       return;
     }
     if (!this.#inSpeech) return;
+    if (loud) this.#lastLoudAt = Date.now();
     this.#quietMs = loud ? 0 : this.#quietMs + ms;
     if (this.#quietMs < this.server.silenceMs) return;
     this.#inSpeech = false;
@@ -231,7 +237,14 @@ class RealtimeConnection {
       item_id: this.#speechItemId,
     });
     this.#commit();
-    if (this.#autoRespond) this.#respond(undefined);
+    if (!this.#autoRespond) return;
+    const script = this.server.responses.next();
+    if (!script.responseDelayMs) return this.#respond(undefined, script);
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#respond(undefined, script);
+    }, script.responseDelayMs);
+    this.#timers.add(timer);
   }
 
   /** Commits the heard audio as a user item, with its scripted transcription. */
@@ -305,13 +318,15 @@ class RealtimeConnection {
   #heardSeconds = 0;
   /** When the server VAD last ended a user turn (sent `speech_stopped`). */
   #speechStoppedAt?: number;
+  /** When the last loud audio of the current user speech arrived (its acoustic end, as heard). */
+  #lastLoudAt?: number;
 
-  #respond(metadata: Obj | undefined): void {
+  #respond(metadata: Obj | undefined, script = this.server.responses.next()): void {
     if (this.#response) return;
-    const script = this.server.responses.next();
     const responseId = this.#id('resp');
     const entry = this.server.log.begin('response', this.#entry.model, script.firstAudioMs ?? 0);
     entry.detail.speechStoppedAt = this.#speechStoppedAt;
+    entry.detail.lastLoudAt = this.#speechStoppedAt !== undefined ? this.#lastLoudAt : undefined;
     this.#speechStoppedAt = undefined;
     const timers = new Set<NodeJS.Timeout>();
     const later = (ms: number, fn: () => void) => {
@@ -322,13 +337,25 @@ class RealtimeConnection {
       timers.add(t);
     };
     if (this.#pendingTranscript) {
-      this.#send({
-        type: 'conversation.item.input_audio_transcription.completed',
-        item_id: this.#pendingTranscript,
-        content_index: 0,
-        transcript: script.userTranscript ?? 'hello',
-      });
+      const itemId = this.#pendingTranscript;
       this.#pendingTranscript = undefined;
+      const send = () => {
+        this.#send({
+          type: 'conversation.item.input_audio_transcription.completed',
+          item_id: itemId,
+          content_index: 0,
+          transcript: script.userTranscript ?? 'hello',
+        });
+        entry.detail.userTranscriptSentAt = Date.now();
+      };
+      if (!script.transcriptDelayMs) send();
+      else {
+        const timer = setTimeout(() => {
+          this.#timers.delete(timer);
+          send();
+        }, script.transcriptDelayMs);
+        this.#timers.add(timer);
+      }
     }
     const inputSeconds = this.#heardSeconds;
     this.#heardSeconds = 0;
