@@ -215,24 +215,23 @@ export class SessionMetrics {
     }
     if (opts.publish) {
       const publish = opts.publish;
-      const publisher = this.guard.call(
-        'plugin',
-        'publisher_start',
-        () =>
-          new RoomPublisher(publish, {
-            summary: () => this.core.summary(),
-            lastTurn: () => this.core.lastTurn(),
-            now: opts.now,
-            guard: this.guard,
-            sent: (type) => this.dispatch('health', { kind: 'message_sent', type }),
-            dropped: (reason) => {
-              const dropped = this.core.health.droppedMessages;
-              dropped[reason] = (dropped[reason] ?? 0) + 1;
-              this.dispatch('health', { kind: 'message_dropped', reason });
-            },
-          }),
+      const publisher = this.guard.call('plugin', 'publisher_start', () =>
+        RoomPublisher.start(publish, {
+          summary: () => this.core.summary(),
+          lastTurn: () => this.core.lastTurn(),
+          now: opts.now,
+          guard: this.guard,
+          sent: (type) => this.dispatch('health', { kind: 'message_sent', type }),
+          adjusted: (kind, action) =>
+            this.dispatch('health', { kind: 'wire_value_adjusted', valueKind: kind, action }),
+          dropped: (reason) => {
+            const dropped = this.core.health.droppedMessages;
+            dropped[reason] = (dropped[reason] ?? 0) + 1;
+            this.dispatch('health', { kind: 'message_dropped', reason });
+          },
+        }),
       );
-      if (publisher?.start()) sinks.push((this.publisher = publisher));
+      if (publisher) sinks.push((this.publisher = publisher));
       const reports =
         opts.heardLatency && this.startCallerReports(publish, opts.heardLatency.from, opts);
       if (reports) sinks.push(reports);

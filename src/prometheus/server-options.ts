@@ -6,7 +6,7 @@ import { resolveAlertRules } from '../alerts/rules.js';
 import { exportedValue } from '../catalog/families.js';
 import { statDef } from '../catalog/index.js';
 import { integerOption } from '../config.js';
-import { ConfigCheck, MetricsConfigError } from '../errors.js';
+import { ConfigCheck, MetricsConfigError, readList, readOption, shown } from '../errors.js';
 import { type MetricsRuntime, defaultMetricsRuntime } from '../runtime.js';
 import type { AlertRules } from '../types.js';
 import { type BucketLayout, DEFAULT_BUCKETS } from './metric-families.js';
@@ -103,29 +103,13 @@ const LIMIT_RANGES: Readonly<Record<keyof ServerLimits, readonly [min: number, m
   renderReuseMs: [0, 10_000],
 };
 
-/** A bad value, described without calling into it (no toString of a hostile object) and short. */
-function describeValue(value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null) {
-    return String(value);
-  }
-  if (typeof value === 'string') {
-    return value.length > 32 ? `a string of ${value.length} characters` : JSON.stringify(value);
-  }
-  return typeof value === 'object'
-    ? Array.isArray(value)
-      ? 'an array'
-      : 'an object'
-    : typeof value;
-}
-
-function limitOption(o: MetricsServerOptions, key: keyof ServerLimits): number {
-  const value: unknown = o[key];
+function limitOption(value: unknown, key: keyof ServerLimits): number {
   const [min, max] = LIMIT_RANGES[key];
   if (value === undefined) return DEFAULT_SERVER_LIMITS[key];
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new MetricsConfigError(
       key,
-      `expected an integer from ${min} to ${max}, got ${describeValue(value)}`,
+      `expected an integer from ${min} to ${max}, got ${shown(value)}`,
     );
   }
   return value;
@@ -133,29 +117,36 @@ function limitOption(o: MetricsServerOptions, key: keyof ServerLimits): number {
 
 function authOption(auth: unknown): MetricsAuth | undefined {
   if (auth === undefined) return undefined;
-  const a = (typeof auth === 'object' && auth !== null ? auth : {}) as Record<string, unknown>;
-  const bearer = typeof a.bearerToken === 'string' && a.bearerToken.length > 0;
-  const basic =
-    typeof a.username === 'string' && typeof a.password === 'string' && a.username.length > 0;
-  if (!bearer && !basic) {
-    throw new MetricsConfigError(
-      'auth',
-      'expected { bearerToken } or { username, password } with non-empty values',
-    );
+  const a: object = typeof auth === 'object' && auth !== null ? auth : {};
+  const bearerToken = readOption(a, 'bearerToken', 'auth.bearerToken');
+  const username = readOption(a, 'username', 'auth.username');
+  const password = readOption(a, 'password', 'auth.password');
+  if (typeof bearerToken === 'string' && bearerToken.length > 0) return { bearerToken };
+  if (typeof username === 'string' && username.length > 0 && typeof password === 'string') {
+    return { username, password };
   }
-  return auth as MetricsAuth;
+  throw new MetricsConfigError(
+    'auth',
+    'expected { bearerToken } or { username, password } with non-empty values',
+  );
 }
 
 function boundaries(values: unknown, option: string, extra: number[]): number[] {
-  if (!Array.isArray(values) || values.length === 0)
+  const list = readList(values, option, MAX_BUCKETS + 1);
+  if (!list || list.length === 0)
     throw new MetricsConfigError(option, 'expected a non-empty array of numbers');
-  for (const v of values) {
+  if (list.length > MAX_BUCKETS)
+    throw new MetricsConfigError(option, `expected at most ${MAX_BUCKETS} boundaries`);
+  for (const v of list.items) {
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-      throw new MetricsConfigError(option, `expected positive finite numbers, got ${String(v)}`);
+      throw new MetricsConfigError(option, `expected positive finite numbers, got ${shown(v)}`);
     }
   }
-  return [...new Set([...(values as number[]), ...extra])].sort((a, b) => a - b);
+  return [...new Set([...(list.items as number[]), ...extra])].sort((a, b) => a - b);
 }
+
+/** Histogram boundaries per family at the most (each costs a series per label set). */
+const MAX_BUCKETS = 100;
 
 /** Alert thresholds of `ms` stats, in seconds: added to the latency buckets. */
 function latencyThresholdsSeconds(alerts: AlertRules | undefined): number[] {
@@ -164,16 +155,19 @@ function latencyThresholdsSeconds(alerts: AlertRules | undefined): number[] {
     .flatMap((r) => [exportedValue('ms', r.warning), exportedValue('ms', r.critical)]);
 }
 
-export function resolveServerOptions(o: MetricsServerOptions): ResolvedServerOptions {
-  if (typeof o !== 'object' || o === null) {
+export function resolveServerOptions(options: MetricsServerOptions): ResolvedServerOptions {
+  if (typeof options !== 'object' || options === null) {
     throw new MetricsConfigError('options', 'expected an options object');
   }
   const check = new ConfigCheck();
+  // Each option is read once, through a reader that turns a throwing getter or Proxy into a
+  // problem: nothing below touches the caller's object again.
+  const o = readOptions(check, options, SERVER_OPTION_KEYS);
   const port = check.take(() => integerOption(o.port, 'port', 9464, 0, 65535), 0);
   const path = check.take(() => {
     const p = o.path ?? '/metrics';
     if (typeof p !== 'string' || !p.startsWith('/')) {
-      throw new MetricsConfigError('path', `expected a path starting with "/", got ${String(p)}`);
+      throw new MetricsConfigError('path', `expected a path starting with "/", got ${shown(p)}`);
     }
     return p;
   }, '/metrics');
@@ -185,31 +179,35 @@ export function resolveServerOptions(o: MetricsServerOptions): ResolvedServerOpt
   }, '0.0.0.0');
   const auth = check.take(() => authOption(o.auth), undefined);
   const flushMs = check.take(() => integerOption(o.flushMs, 'flushMs', 1_000, 10, 60_000), 1_000);
-  const thresholds = check.take(() => latencyThresholdsSeconds(o.alerts), []);
+  const thresholds = check.take(
+    () => latencyThresholdsSeconds(o.alerts as AlertRules | undefined),
+    [],
+  );
+  const buckets = check.take(() => bucketsOption(o.buckets), {});
   const latency = check.take(
-    () => boundaries(o.buckets?.latency ?? DEFAULT_BUCKETS.latency, 'buckets.latency', thresholds),
+    () => boundaries(buckets.latency ?? DEFAULT_BUCKETS.latency, 'buckets.latency', thresholds),
     [],
   );
   const throughput = check.take(
-    () => boundaries(o.buckets?.throughput ?? DEFAULT_BUCKETS.throughput, 'buckets.throughput', []),
+    () => boundaries(buckets.throughput ?? DEFAULT_BUCKETS.throughput, 'buckets.throughput', []),
     [],
   );
-  const registry = check.take(() => {
-    const r = o.registry as Partial<MetricsRegistry> | undefined;
-    if (r !== undefined && (typeof r?.metrics !== 'function' || typeof r.contentType !== 'string'))
-      throw new MetricsConfigError('registry', 'expected a prom-client Registry');
-    return o.registry;
-  }, undefined);
+  const registry = check.take(() => registryOption(o.registry), undefined);
   const runtime = check.take(() => {
     const r = o.runtime;
-    if (r !== undefined && (typeof r !== 'object' || r === null || !('exporter' in r)))
+    if (r !== undefined && !isRuntime(r))
       throw new MetricsConfigError('runtime', 'expected a runtime from createMetricsRuntime()');
     return r ?? defaultMetricsRuntime();
   }, undefined);
   const limits = {} as ServerLimits;
   for (const key of Object.keys(LIMIT_RANGES) as (keyof ServerLimits)[]) {
-    limits[key] = check.take(() => limitOption(o, key), DEFAULT_SERVER_LIMITS[key]);
+    limits[key] = check.take(() => limitOption(o[key], key), DEFAULT_SERVER_LIMITS[key]);
   }
+  const hub = check.take(() => {
+    if (o.hub !== undefined && typeof o.hub !== 'boolean')
+      throw new MetricsConfigError('hub', `expected true or false, got ${shown(o.hub)}`);
+    return o.hub ?? true;
+  }, true);
   check.done();
   return {
     port,
@@ -218,9 +216,69 @@ export function resolveServerOptions(o: MetricsServerOptions): ResolvedServerOpt
     auth,
     registry,
     layout: { latency, throughput },
-    hub: o.hub ?? true,
+    hub,
     flushMs,
     runtime: runtime!,
     limits,
   };
+}
+
+const SERVER_OPTION_KEYS = [
+  'port',
+  'host',
+  'path',
+  'auth',
+  'registry',
+  'buckets',
+  'alerts',
+  'hub',
+  'flushMs',
+  'runtime',
+  ...(Object.keys(LIMIT_RANGES) as (keyof ServerLimits)[]),
+] as const;
+
+/** A plain snapshot of `keys` of `object`, each read once; one that cannot be read is a
+ * problem (and reads as undefined). */
+function readOptions<K extends string>(
+  check: ConfigCheck,
+  object: object,
+  keys: readonly K[],
+  prefix = '',
+): Record<K, unknown> {
+  const out = Object.create(null) as Record<K, unknown>;
+  for (const key of keys) {
+    out[key] = check.take(() => readOption(object, key, `${prefix}${key}`), undefined);
+  }
+  return out;
+}
+
+function bucketsOption(value: unknown): { latency?: unknown; throughput?: unknown } {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null)
+    throw new MetricsConfigError('buckets', 'expected { latency?, throughput? }');
+  return {
+    latency: readOption(value, 'latency', 'buckets.latency'),
+    throughput: readOption(value, 'throughput', 'buckets.throughput'),
+  };
+}
+
+function registryOption(value: unknown): MetricsRegistry | undefined {
+  if (value === undefined) return undefined;
+  const ok =
+    typeof value === 'object' &&
+    value !== null &&
+    typeof readOption(value, 'metrics', 'registry.metrics') === 'function' &&
+    typeof readOption(value, 'contentType', 'registry.contentType') === 'string';
+  if (!ok) throw new MetricsConfigError('registry', 'expected a prom-client Registry');
+  return value as MetricsRegistry;
+}
+
+/** A runtime from createMetricsRuntime(), from this copy of the module or another (the ESM and
+ * CommonJS builds share the default one), so its shape, not its class. */
+function isRuntime(value: unknown): value is MetricsRuntime {
+  try {
+    return typeof value === 'object' && value !== null && 'exporter' in value;
+  } catch {
+    return false;
+  }
 }

@@ -61,7 +61,16 @@ export class RoomPublisher implements MetricsSink {
   private readonly limiter: RequestLimiter;
   private finished = false;
 
-  constructor(
+  /**
+   * A publisher subscribed to the room's events, or `undefined` when the room refuses one (it
+   * threw; counted by the guard, nothing left subscribed): the owner then leaves it out.
+   */
+  static start(opts: ResolvedPublishOptions, deps: PublisherDeps): RoomPublisher | undefined {
+    const publisher = new RoomPublisher(opts, deps);
+    return publisher.subscribe() ? publisher : undefined;
+  }
+
+  private constructor(
     private readonly opts: ResolvedPublishOptions,
     private readonly deps: PublisherDeps,
   ) {
@@ -72,11 +81,7 @@ export class RoomPublisher implements MetricsSink {
     this.tick.unref?.();
   }
 
-  /**
-   * Subscribes to the room's events; `false` (and nothing left subscribed) when the room refuses
-   * one, so the owner leaves this sink out.
-   */
-  start(): boolean {
+  private subscribe(): boolean {
     for (const [event, handler] of this.roomEvents()) {
       if (!this.deps.guard.run('room', `room:on:${event}`, () => this.room.on(event, handler))) {
         this.finished = true;

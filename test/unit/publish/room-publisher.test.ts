@@ -63,7 +63,7 @@ function setup(destinationIdentities?: string[]) {
   };
   const dropped: DropReason[] = [];
   const adjusted: string[] = [];
-  const publisher = new RoomPublisher(
+  const publisher = RoomPublisher.start(
     { room, topic: TOPIC, intervalMs: INTERVAL_MS, destinationIdentities },
     {
       // a fresh `at` every time, as the core's summary has: only the content counts as a change
@@ -74,7 +74,7 @@ function setup(destinationIdentities?: string[]) {
       dropped: (reason) => dropped.push(reason),
       adjusted: (kind, action) => adjusted.push(`${kind}:${action}`),
     },
-  );
+  )!;
   /** A new turn: the summary changes and the publisher hears of it. */
   const completeTurn = () => {
     state.summary = summary({ turns: state.summary.turns + 1 });
