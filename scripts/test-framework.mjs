@@ -14,8 +14,9 @@
 // there. The tests: test/integration/framework-contract/, the real AgentSessions of
 // test/integration/text-session.test.ts and voice-session.test.ts, and
 // test/support/framework-version.test.ts (that the version loaded is the one asked for).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   readFileSync,
@@ -25,7 +26,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const PACKAGE = '@livekit/agents';
@@ -50,33 +51,51 @@ if (unlessInstalled && version === installed) {
   );
   process.exit(0);
 }
-const dir = join(root, '.cache', `agents-${version}`);
-install(version, dir);
-checkPeers(dir);
-
 const files = [
   ...findTests(join('test', 'integration', 'framework-contract')),
   'test/integration/text-session.test.ts',
   'test/integration/voice-session.test.ts',
   'test/support/framework-version.test.ts',
 ];
+// Provider plugins pin the framework version they were released with: the tests get the ones of
+// this release (same version number), installed next to it, if they import any.
+const plugins = pluginsImportedBy(files);
+const dir = join(root, '.cache', `agents-${version}`);
+install(dir, Object.fromEntries([PACKAGE, ...plugins].map((name) => [name, version])));
+checkPeers(dir);
+
 const hook = pathToFileURL(join(root, 'test', 'support', 'framework-version-hook.mjs')).href;
 console.log(`${PACKAGE} ${version} (${relative(dir)}): ${files.length} test files`);
-const status =
-  spawnSync(process.execPath, [join(root, 'scripts', 'run-tests.mjs'), ...files], {
-    cwd: root,
-    stdio: 'inherit',
-    env: {
-      ...process.env,
-      // In NODE_OPTIONS rather than the test command, so that the processes the tests start
-      // (workers, jobs) load the same framework.
-      NODE_OPTIONS: [process.env.NODE_OPTIONS, `--import=${hook}`].filter(Boolean).join(' '),
-      LKAM_AGENTS_DIR: dir,
-      LKAM_AGENTS_VERSION: version,
-    },
-  }).status ?? 1;
+// A test that waits for a turn that never comes would stall CI: the whole run gets at most
+// LKAM_FRAMEWORK_TIMEOUT_S seconds (10 minutes; about 2 on a loaded 2-core machine).
+const timeoutS = Number(process.env.LKAM_FRAMEWORK_TIMEOUT_S ?? 600);
+const child = spawn(process.execPath, [join(root, 'scripts', 'run-tests.mjs'), ...files], {
+  cwd: root,
+  stdio: 'inherit',
+  detached: true, // its own process group, so a timeout ends the test processes too
+  env: {
+    ...process.env,
+    // In NODE_OPTIONS rather than the test command, so that the processes the tests start
+    // (workers, jobs) load the same framework.
+    NODE_OPTIONS: [process.env.NODE_OPTIONS, `--import=${hook}`].filter(Boolean).join(' '),
+    LKAM_AGENTS_DIR: dir,
+    LKAM_AGENTS_VERSION: version,
+  },
+});
+let timedOut = false;
+const timer = setTimeout(() => {
+  timedOut = true;
+  console.error(`framework contract: no end after ${timeoutS} s; stopping the tests`);
+  process.kill(-child.pid, 'SIGKILL');
+}, timeoutS * 1000);
+const status = await new Promise((done) => child.on('exit', (code) => done(code ?? 1)));
+clearTimeout(timer);
 const took = `${Math.round((Date.now() - started) / 1000)} s`;
-if (status !== 0) fail(`framework contract: FAILED against ${PACKAGE} ${version} (${took})`);
+if (status !== 0 || timedOut) {
+  fail(
+    `framework contract: FAILED against ${PACKAGE} ${version} (${took}${timedOut ? ', timed out' : ''})`,
+  );
+}
 console.log(`framework contract: passed against ${PACKAGE} ${version} (${took})`);
 
 /** An exact version from the registry: the highest that matches `spec`, or an end of the peer range. */
@@ -121,20 +140,22 @@ function noticeLatest() {
   }
 }
 
-/** npm install into its own directory, unless a complete install of that version is there. */
-function install(version, dir) {
-  const installed = join(dir, 'node_modules', ...PACKAGE.split('/'), 'package.json');
+/** npm install into its own directory, unless a complete install of the same packages is there. */
+function install(dir, dependencies) {
   const done = join(dir, '.installed');
-  if (existsSync(done) && existsSync(installed)) {
-    if (JSON.parse(readFileSync(installed, 'utf8')).version === version) return;
-  }
+  const wanted = `${JSON.stringify(dependencies)}\n`;
+  if (existsSync(done) && readFileSync(done, 'utf8') === wanted) return;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  const name = `agents-${dependencies[PACKAGE]}`;
   writeFileSync(
     join(dir, 'package.json'),
-    `${JSON.stringify({ name: `agents-${version}`, private: true, dependencies: { [PACKAGE]: version } }, null, 2)}\n`,
+    `${JSON.stringify({ name, private: true, dependencies }, null, 2)}\n`,
   );
-  console.log(`installing ${PACKAGE} ${version} into ${relative(dir)}`);
+  // The repository's npm settings (e.g. a native package's download switched off) apply here too.
+  if (existsSync(join(root, '.npmrc'))) copyFileSync(join(root, '.npmrc'), join(dir, '.npmrc'));
+  const list = Object.entries(dependencies).map(([n, v]) => `${n}@${v}`);
+  console.log(`installing ${list.join(' ')} into ${relative(dir)}`);
   const npm = spawnSync(
     'npm',
     [
@@ -147,8 +168,30 @@ function install(version, dir) {
     ],
     { cwd: dir, stdio: 'inherit' },
   );
-  if (npm.status !== 0) fail(`npm install ${PACKAGE}@${version} failed`);
-  writeFileSync(done, `${version}\n`);
+  if (npm.status !== 0) fail(`npm install ${list.join(' ')} failed`);
+  writeFileSync(done, wanted);
+}
+
+/** The @livekit/agents-plugin-* packages the test files import, following their imports in test/. */
+function pluginsImportedBy(entries) {
+  const seen = new Set();
+  const plugins = new Set();
+  const queue = entries.map((f) => join(root, f));
+  while (queue.length > 0) {
+    const file = queue.pop();
+    if (seen.has(file) || !existsSync(file)) continue;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const [, spec] of text.matchAll(/(?:from|import\s*\(?)\s*['"]([^'"]+)['"]/g)) {
+      const plugin = /^@livekit\/agents-plugin-[^/]+/.exec(spec);
+      if (plugin) plugins.add(plugin[0]);
+      else if (spec.startsWith('.')) {
+        const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
+        if (target.startsWith(join(root, 'test'))) queue.push(target);
+      }
+    }
+  }
+  return [...plugins].sort();
 }
 
 /** The framework's peers come from this repository's node_modules/: say if they do not fit. */

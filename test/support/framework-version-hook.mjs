@@ -6,7 +6,8 @@
 // A resolve hook (module.register) resolves the bare specifier `@livekit/agents` and its subpaths
 // as if imported from LKAM_AGENTS_DIR, a directory with its own package.json and node_modules/
 // (npm install'ed by the script), wherever the import comes from: src/, the tests, the provider
-// plugins. Everything else resolves as usual. The cached install has no peer dependencies of its
+// plugins. So are `@livekit/agents-plugin-*` the script installed there (the release's own, when
+// the tests import one). Everything else resolves as usual. The cached install has no peer dependencies of its
 // own (npm install --legacy-peer-deps), so the framework's `@livekit/rtc-node` and `zod` resolve
 // up the directory tree to this repository's node_modules/: one copy of each in the process, the
 // one the tests and src/ use (AudioFrame instanceof checks, zod schemas), as an application's
@@ -14,6 +15,7 @@
 //
 // Only ESM imports go through it (Node 20's module.register does not reach require()); the
 // package and the tests are ESM. Passed in NODE_OPTIONS, it applies to child processes too.
+import { existsSync } from 'node:fs';
 import { register } from 'node:module';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -21,7 +23,7 @@ import { pathToFileURL } from 'node:url';
 const HOOKS = 'hooks';
 
 if (new URL(import.meta.url).searchParams.get('role') !== HOOKS) {
-  // The preload on the main thread: check the directory once, then install the hooks below in
+  // The preload on the main thread: take the directory, then install the hooks below in
   // the loader thread (this same file, loaded again with ?role=hooks).
   const dir = process.env.LKAM_AGENTS_DIR;
   if (!dir) {
@@ -36,13 +38,23 @@ if (new URL(import.meta.url).searchParams.get('role') !== HOOKS) {
 }
 
 let base;
+/** Which packages the cached install has, by name (asked once each). */
+const cached = new Map();
 
 /** @param {{ base: string }} data */
 export function initialize(data) {
   base = data.base;
 }
 
-const REDIRECTED = /^@livekit\/agents(\/.*)?$/;
+/** `@livekit/agents`, a subpath of it, or a provider plugin: the package name, else undefined. */
+const REDIRECTED = /^(@livekit\/agents(?:-plugin-[^/]+)?)(?:\/.*)?$/;
+
+function inCache(name) {
+  if (!cached.has(name)) {
+    cached.set(name, existsSync(new URL(`node_modules/${name}/package.json`, base)));
+  }
+  return cached.get(name);
+}
 
 /**
  * @param {string} specifier
@@ -50,7 +62,10 @@ const REDIRECTED = /^@livekit\/agents(\/.*)?$/;
  * @param {(specifier: string, context: object) => unknown} nextResolve
  */
 export function resolve(specifier, context, nextResolve) {
-  if (base && REDIRECTED.test(specifier))
+  const name = base ? REDIRECTED.exec(specifier)?.[1] : undefined;
+  // The framework always; a provider plugin when the script installed the one of its release.
+  if (name && (name === '@livekit/agents' || inCache(name))) {
     return nextResolve(specifier, { ...context, parentURL: base });
+  }
   return nextResolve(specifier, context);
 }
