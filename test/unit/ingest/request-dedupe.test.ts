@@ -48,7 +48,10 @@ const tts = (m: Partial<TtsSignal>): TtsSignal => ({
 describe('RequestDedupe', () => {
   it('keeps one report per OpenAI speech request from recorded stream-adapter events', () => {
     assert.ok(recorded.events.length > recorded.servedRequests, 'the framework re-reports');
-    const kept = replay(new FakeSession({ capabilities: { streaming: false } }), recorded.events);
+    const kept = replay(
+      new FakeSession({ label: 'openai.TTS', capabilities: { streaming: false } }),
+      recorded.events,
+    );
     assert.equal(kept.length, recorded.servedRequests);
     assert.ok(
       kept.every((s) => s.kind === 'tts_request' && s.streamed === false),

@@ -143,7 +143,7 @@ describe('SessionSeriesSink', () => {
   it('always keeps the fixed health series, past the cap', () => {
     const store = new SeriesStore(DEFAULT_BUCKETS, 1);
     store.inc('requests', seriesKey({ component: 'llm' }));
-    store.inc('internal_errors', seriesKey({}));
+    store.inc('internal_errors', seriesKey({ source: 'sink', reason: 'rejected' }));
     store.inc('hub_disconnects', seriesKey({}), 2);
     store.inc('dropped_samples', DROPPED.hub_invalid_frame);
     store.merge({
