@@ -39,7 +39,9 @@ describe('startMetricsServer', () => {
   let server: MetricsServer;
   before(async () => {
     initializeLogger({ pretty: false, level: 'silent' });
-    server = await startMetricsServer({ port: 0, host: '127.0.0.1' });
+    // each test scrapes right after its session's turns: no render reused across tests (the
+    // reuse bound has tests of its own in metrics-server-limits.test.ts)
+    server = await startMetricsServer({ port: 0, host: '127.0.0.1', renderReuseMs: 0 });
   });
   after(async () => {
     await server.close();
