@@ -18,6 +18,7 @@ import type {
 } from './options.js';
 import type { MetricsSink } from './types.js';
 import { type PriceBook, resolvePrices } from './usage/prices.js';
+import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 import { DEFAULT_TOPIC } from './wire/messages.js';
 
 export interface ResolvedOptions {
@@ -151,7 +152,8 @@ function resolveOtel(value: unknown): Meter | undefined {
   if (typeof getMeter === 'function') {
     let got: unknown;
     try {
-      got = getMeter.call(provider, 'livekit-agents-metrics');
+      // the instrumentation scope: the package's name and version (otel_scope_version in Prometheus)
+      got = getMeter.call(provider, PACKAGE_NAME, PACKAGE_VERSION);
     } catch {
       throw new MetricsConfigError('otel.meterProvider', 'its getMeter() threw');
     }
