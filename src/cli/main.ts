@@ -1,9 +1,10 @@
 import { type CliIo, type Command, EXIT_USAGE, UsageError, oneLine, quoted } from './command.js';
+import { loadtestCommand } from './loadtest-command.js';
 import { rulesCommand } from './rules-command.js';
 import { watchCommand } from './watch-command.js';
 
 /** Every subcommand; a new one is one more entry. */
-export const COMMANDS: readonly Command[] = [rulesCommand, watchCommand];
+export const COMMANDS: readonly Command[] = [rulesCommand, watchCommand, loadtestCommand];
 
 const BIN = 'livekit-agents-metrics';
 

@@ -28,8 +28,12 @@ export interface CallPlan {
   agentJoinTimeoutMs: number;
   /** The pause before each question, ms (a fresh draw each time). */
   pause: () => number;
-  /** The call asks no new question after this (caller clock, ms). */
-  until: number;
+  /**
+   * Called once the call's agent is up (or the call failed before): resolves, once every call of
+   * the step has got so far, with the time after which the call asks no new question (caller
+   * clock, ms). So a step measures its calls all up at once, whatever their agents' start took.
+   */
+  ready: (up: boolean) => Promise<number>;
   topic: string;
   signal: AbortSignal;
 }
@@ -54,8 +58,11 @@ export interface CallState {
   book: AnswerBook;
 }
 
-/** The agent has finished its answer after this much silence on its track. */
-const ANSWER_END_SILENCE_MS = 700;
+/** The agent has finished its answer after this much silence on its track (a received track
+ * stalls for a second at times on a busy machine: a shorter wait would talk over the answer). */
+const ANSWER_END_SILENCE_MS = 1_500;
+/** How long a call that is over waits for the agent to publish its last turn back. */
+const AGENT_REPORT_WAIT_MS = 5_000;
 /** An answer longer than this is not waited out. */
 const MAX_ANSWER_MS = 30_000;
 
@@ -114,6 +121,7 @@ export async function runCall(plan: CallPlan, state: CallState): Promise<CallRes
     });
   });
 
+  let readied = false;
   const mic = new Microphone(rtc, source, (frame) => meter.captureFrame(source, frame));
   const reader = new AgentReader((at) => {
     if (book.onset(at) === 'late') result.late++;
@@ -144,8 +152,10 @@ export async function runCall(plan: CallPlan, state: CallState): Promise<CallRes
     result.dispatchToAgentMs = now() - dispatchedAt;
     result.agentUp = state.up = true;
     reader.read(new rtc.AudioStream(track, { sampleRate: 16_000, numChannels: 1 }));
+    readied = true;
+    const lastQuestionAt = await plan.ready(true);
 
-    for (let k = plan.first; now() < plan.until; k++) {
+    for (let k = plan.first; now() < lastQuestionAt; k++) {
       // a person waits for quiet, then pauses before speaking
       await until(
         () => (reader.quietFor() >= ANSWER_END_SILENCE_MS ? true : undefined),
@@ -153,7 +163,7 @@ export async function runCall(plan: CallPlan, state: CallState): Promise<CallRes
         plan.signal,
       );
       await until(() => undefined, plan.pause(), plan.signal);
-      if (now() >= plan.until) break;
+      if (now() >= lastQuestionAt) break;
       const utterance = plan.utterances[k % plan.utterances.length]!;
       const endAt = await mic.say(utterance, plan.signal);
       book.spoke(endAt);
@@ -164,7 +174,26 @@ export async function runCall(plan: CallPlan, state: CallState): Promise<CallRes
       );
       if (!answered) book.giveUp(now());
     }
+    // the agent takes a report once the turn it answers has ended, and publishes that turn back:
+    // hanging up first would leave the last turn without it (dropped as no_turn)
+    await until(
+      () => (reader.quietFor() >= ANSWER_END_SILENCE_MS ? true : undefined),
+      MAX_ANSWER_MS,
+      plan.signal,
+    );
+    const back = () =>
+      book.turns.every(
+        (t) =>
+          !t.fromMeter ||
+          [...agentTurns.values()].some((a) => Math.abs(a.heardMs - t.heardMs!) <= 0.15),
+      );
+    await until(
+      () => (back() ? true : undefined),
+      agentTurns.size > 0 ? AGENT_REPORT_WAIT_MS : 1_000,
+      plan.signal,
+    );
   } catch (error) {
+    if (!readied) void plan.ready(false);
     if (error instanceof CallFailure) result.error = error.message;
     else if (!(error instanceof Aborted)) result.error = `call failed: ${(error as Error).message}`;
   } finally {
@@ -177,7 +206,7 @@ export async function runCall(plan: CallPlan, state: CallState): Promise<CallRes
     await source.close().catch(() => {});
   }
   result.misattributed = book.misattributed;
-  result.turns = book.turns.map((t, i) => toTurn(t, i, agentTurns));
+  result.turns = book.turns.map((t, i) => toTurn(t, i, plan.room, agentTurns));
   result.agentReports = result.turns.filter((t) => t.agent).length;
   return result;
 }
@@ -199,10 +228,11 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
 function toTurn(
   t: TurnRecord,
   turn: number,
+  room: string,
   agentTurns: ReadonlyMap<string, { heardMs: number; uplinkMs?: number; downlinkMs?: number }>,
 ): LoadTestTurn {
   const outcome = t.outcome === 'waiting' ? 'unanswered' : t.outcome;
-  const out: LoadTestTurn = { call: 0, turn, outcome };
+  const out: LoadTestTurn = { call: 0, turn, room, outcome };
   if (outcome !== 'answered' || t.heardMs === undefined) return out;
   out.heardMs = Math.round(t.heardMs * 10) / 10;
   if (!t.fromMeter) return out;

@@ -63,9 +63,11 @@ export class ServerApi {
       return `the LiveKit server at ${this.url} answered HTTP ${status}: ${(error as Error).message}`;
     }
     const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
-    const code = typeof cause?.code === 'string' ? cause.code : '';
+    // fetch's own error says only "fetch failed"; its cause says why (ECONNREFUSED, ENOTFOUND, …)
     const why =
-      code || (error instanceof Error ? error.name + ': ' + error.message : String(error));
+      (typeof cause?.code === 'string' && cause.code) ||
+      (typeof cause?.message === 'string' && cause.message) ||
+      (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
     return `cannot reach a LiveKit server at ${this.url} (${why}): check the URL and that the server runs`;
   }
 

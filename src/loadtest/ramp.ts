@@ -113,7 +113,14 @@ async function runStep(index: number, calls: number, c: StepContext): Promise<Lo
   const { o } = c;
   const monitor = new GeneratorMonitor();
   const startedAt = now();
-  const until = startedAt + o.stepDurationMs;
+  // the step's clock starts once every call has its agent (or has failed)
+  let settled = 0;
+  let release!: (until: number) => void;
+  const allReady = new Promise<number>((resolve) => (release = resolve));
+  const ready = () => {
+    if (++settled === calls) release(now() + o.stepDurationMs);
+    return allReady;
+  };
   const states: CallState[] = [];
   const pause = () => o.pauseMs.min + c.rng() * (o.pauseMs.max - o.pauseMs.min);
   const promises: Array<Promise<CallResult>> = [];
@@ -124,26 +131,32 @@ async function runStep(index: number, calls: number, c: StepContext): Promise<Lo
     states.push(state);
     const first = Math.floor(c.rng() * c.utterances.length);
     promises.push(
-      c.api.token(`caller-${i + 1}`, room).then((token) =>
-        runCall(
-          {
-            rtc: c.rtc,
-            url: o.url,
-            token,
-            room,
-            dispatch: () => c.api.dispatch(room, o.agentName),
-            utterances: c.utterances,
-            first,
-            answerTimeoutMs: o.answerTimeoutMs,
-            agentJoinTimeoutMs: o.agentJoinTimeoutMs,
-            pause,
-            until,
-            topic: o.topic,
-            signal: c.signal,
-          },
-          state,
+      c.api
+        .token(`caller-${i + 1}`, room)
+        .catch((error: unknown) => {
+          void ready();
+          throw error;
+        })
+        .then((token) =>
+          runCall(
+            {
+              rtc: c.rtc,
+              url: o.url,
+              token,
+              room,
+              dispatch: () => c.api.dispatch(room, o.agentName),
+              utterances: c.utterances,
+              first,
+              answerTimeoutMs: o.answerTimeoutMs,
+              agentJoinTimeoutMs: o.agentJoinTimeoutMs,
+              pause,
+              ready,
+              topic: o.topic,
+              signal: c.signal,
+            },
+            state,
+          ),
         ),
-      ),
     );
   }
   const progress = () => {

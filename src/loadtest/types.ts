@@ -91,6 +91,8 @@ export interface LoadTestTurn {
   /** Call index within its step, and turn index within its call. */
   call: number;
   turn: number;
+  /** The call's room (its agent's logs and metrics carry the same name). */
+  room: string;
   /** `answered`: timed; `unanswered`: no answer started within `answerTimeoutMs`; `late`: an
    * answer came only after that (or after the caller spoke again), counted, never timed. */
   outcome: 'answered' | 'unanswered' | 'late';

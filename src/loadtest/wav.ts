@@ -161,8 +161,8 @@ function bundledUtterances(): string[] {
 
 /** The package's root: up from this module (src/loadtest/ in the repository, dist/ when built). */
 function packageRoot(): string {
-  // the CommonJS build has __dirname; the ESM build and the sources have import.meta.url
-  let dir = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url));
+  // the CommonJS build has import.meta.url too (tsup's shims)
+  let dir = dirname(fileURLToPath(import.meta.url));
   for (let up = 0; up < 5; up++) {
     const manifest = join(dir, 'package.json');
     if (

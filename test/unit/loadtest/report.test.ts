@@ -14,6 +14,7 @@ function call(heard: number[], extra: Partial<CallResult> = {}): CallResult {
   const turns: LoadTestTurn[] = heard.map((h, turn) => ({
     call: 0,
     turn,
+    room: 'r',
     outcome: 'answered',
     heardMs: h,
     agent: { heardMs: h, uplinkMs: 60, downlinkMs: 50, agentMs: h - 110 },
@@ -68,7 +69,7 @@ describe('load test report', () => {
     );
     assert.equal(summarizeStep(1, 1, [call([3_000])], quietGenerator, 2_000).limit, 'agent');
     const unanswered = call([900]);
-    unanswered.turns.push({ call: 0, turn: 1, outcome: 'unanswered' });
+    unanswered.turns.push({ call: 0, turn: 1, room: 'r', outcome: 'unanswered' });
     const step = summarizeStep(1, 1, [unanswered], quietGenerator, undefined);
     assert.equal(step.limit, 'agent');
     assert.equal(step.unanswered, 1);
