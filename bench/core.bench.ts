@@ -280,13 +280,13 @@ const formatted = await format(report + keptSections(file), {
 writeFileSync(file, formatted);
 console.log(formatted);
 
-/** The sections other scripts measure (`npm run soak -- --write`, bench/profile.ts --write):
- * kept as they are. */
+/** The sections other scripts measure (`npm run bench -- audio`, `npm run soak -- --write`,
+ * bench/profile.ts --write): kept as they are. */
 function keptSections(file: URL): string {
   if (!existsSync(file)) return '';
   const text = readFileSync(file, 'utf8');
   let kept = '';
-  for (const name of ['profile', 'soak']) {
+  for (const name of ['audio', 'profile', 'soak']) {
     const start = text.indexOf(`<!-- ${name}:start -->`);
     const end = text.indexOf(`<!-- ${name}:end -->`);
     if (start >= 0 && end > start) kept += `\n${text.slice(start, end)}<!-- ${name}:end -->\n`;
