@@ -40,7 +40,7 @@ interface FunctionNameStats {
   /** Executions that ended (ok or error); cancelled ones are left out. */
   calls: number;
   errors: number;
-  /** Durations that reached the stats (none from interrupted turns). */
+  /** Durations that reached the stats (interrupted turns' included, cancelled calls not). */
   samples: number;
   totalMs: number;
 }

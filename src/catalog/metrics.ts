@@ -45,7 +45,8 @@ export interface StatDef {
   bottleneck?: true;
   /** The component's error rate is shown beside this stat in tables. */
   errorsBeside?: 'stt' | 'llm' | 'tts' | 'function';
-  /** For a turn-level stat: its value, read from a completed, uninterrupted turn. */
+  /** For a turn-level stat: its value, read from each completed turn (interrupted or cancelled
+   * included; `undefined` when the turn never got that far). */
   fromTurn?: (turn: TurnTimeline) => number | undefined;
 }
 

@@ -1,7 +1,7 @@
 /**
  * With `@livekit/agents` 1.9, an OpenAI TTS request that fails (HTTP 500 here) leaves an
  * unhandled promise rejection behind, which ends a process that has no `unhandledRejection`
- * handler (Node's default). Each case runs the fixture in its own process; docs/PROVIDERS.md
+ * handler (Node's default). Each case runs the fixture in its own process; docs/UPSTREAM.md
  * explains the two framework lines involved and what a user should do.
  */
 import assert from 'node:assert/strict';
