@@ -21,12 +21,32 @@ function clip(text: string, max: number): string {
   return cut.replace(UNPRINTABLE, '?');
 }
 
+/** Marks a MetricsConfigError of any copy of this package: the registry-wide symbol is the same
+ * in the ESM and CommonJS builds of every entry point and in the overlay's own bundle. */
+const CONFIG_ERROR = Symbol.for('livekit-agents-metrics.MetricsConfigError');
+
 /**
  * Thrown by `attachMetrics`, `startMetricsServer` and the other entry points when options are
  * invalid: the problems found, at once (`problems`, the first 20; `problemCount`, all of them),
  * each naming the option and saying what to change. Never thrown once metrics are attached.
+ *
+ * `error instanceof MetricsConfigError` holds whichever entry point or build (ESM, CommonJS)
+ * threw it and whichever the class was imported from: each bundle has its own copy of the class,
+ * so `instanceof` checks a brand, not the prototype chain.
  */
 export class MetricsConfigError extends Error {
+  /** Whether `value` is a MetricsConfigError from any build of this package. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // A subclass keeps the ordinary check: its instances are the ones its constructor made.
+    if (this !== MetricsConfigError)
+      return Function.prototype[Symbol.hasInstance].call(this, value);
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { [CONFIG_ERROR]?: unknown })[CONFIG_ERROR] === true
+    );
+  }
+
   override readonly name = 'MetricsConfigError';
   /** Path of the first offending option. */
   readonly option: string;
@@ -53,6 +73,7 @@ export class MetricsConfigError extends Error {
     this.option = problems[0]!.option;
     this.problems = problems;
     this.problemCount = count;
+    Object.defineProperty(this, CONFIG_ERROR, { value: true });
   }
 }
 
