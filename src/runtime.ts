@@ -28,7 +28,7 @@ export interface MetricsRuntimeOptions {
 export class MetricsRuntime {
   /** @internal */
   readonly shape = RUNTIME_SHAPE;
-  /** Sessions attached to this runtime that have not closed. */
+  /** @internal sessions attached to this runtime that have not closed */
   readonly sessions = new SessionGauge();
   /** @internal the Prometheus series and hub client */
   readonly exporter: ProcessExporter;

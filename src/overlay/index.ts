@@ -14,7 +14,7 @@ export type {
   ParticipantListener,
   RoomFeedOptions,
 } from './room-feed.js';
-export { alertText, formatMs, formatPercent, formatValue } from '../catalog/format.js';
+export { alertText, formatValue } from '../catalog/format.js';
 export {
   measureHeardLatency,
   type BrowserHeardLatencyMeter,
@@ -24,7 +24,7 @@ export {
 } from './heard-latency.js';
 export type { HeardLatencyReport } from '../caller/heard-report.js';
 export type { VoiceActivityOptions } from '../caller/heard-latency-tracker.js';
-export { MetricsConfigError } from '../errors.js';
+export { MetricsConfigError, type ConfigProblem } from '../errors.js';
 export {
   MetricsFeed,
   type AgentMetricsState,

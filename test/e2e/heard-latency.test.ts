@@ -33,8 +33,8 @@ import {
   type HeardLatencyMeter,
   type HeardLatencyReport,
   measureHeardLatency,
-  splitHeardLatency,
 } from '../../src/caller/index.js';
+import { splitHeardLatency } from '../../src/caller/heard-report.js';
 import { type AgentEvent, INJECTED } from '../fixtures/livekit-agent.js';
 import { AgentWorker } from '../support/agent-worker.js';
 import {

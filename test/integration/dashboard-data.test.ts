@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { DEFAULT_LATENCY_BUCKETS_SECONDS } from '../../src/prometheus/metric-families.js';
 import {
-  DEFAULT_LATENCY_BUCKETS_SECONDS,
   type MetricsServer,
   type SessionMetrics,
   attachMetrics,

@@ -32,7 +32,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_LATENCY_BUCKETS_SECONDS } from '../../src/index.js';
+import { DEFAULT_LATENCY_BUCKETS_SECONDS } from '../../src/prometheus/metric-families.js';
 import type { WorkerEvent, WorkerPlan } from '../fixtures/worker.js';
 import { PrometheusServer, type RangeSeries } from '../support/prometheus-server.js';
 
