@@ -19,6 +19,8 @@ export interface AudioWorkerSize {
   loopDelayP99Ms: { without: number; with: number };
   measuredTurns: number;
   load: { before: number; after: number };
+  /** Runs that failed or timed out and were run again. */
+  failures: number;
 }
 
 export interface AudioWorkerOptions {
@@ -63,10 +65,16 @@ export async function audioWorker(opts: AudioWorkerOptions): Promise<AudioWorker
     const before = loadavg()[0]!;
     const runs = { without: [] as AudioWorkerResult[], with: [] as AudioWorkerResult[] };
     const blockRatios: number[] = [];
+    let failures = 0;
     for (let b = 0; b < opts.blocks; b++) {
       const block = { without: [] as number[], with: [] as number[] };
       for (const plugin of [false, true, true, false]) {
-        const r = await runOnce({ ...opts, sessions, plugin });
+        const r = await runOnce({ ...opts, sessions, plugin }).catch((error: unknown) => {
+          // a run starved by the machine (or hung): said, and run once more
+          opts.log?.(`${sessions} sessions: ${String(error)}; once more`);
+          failures++;
+          return runOnce({ ...opts, sessions, plugin });
+        });
         const perSecond = (r.cpuMs / r.wallMs) * 1000;
         runs[plugin ? 'with' : 'without'].push(r);
         block[plugin ? 'with' : 'without'].push(perSecond);
@@ -93,6 +101,7 @@ export async function audioWorker(opts: AudioWorkerOptions): Promise<AudioWorker
       },
       measuredTurns: runs.with.reduce((n, r) => n + (r.measuredTurns ?? 0), 0),
       load: { before, after: loadavg()[0]! },
+      failures,
     });
   }
   return out;
