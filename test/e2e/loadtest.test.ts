@@ -120,6 +120,8 @@ describe('loadtest against a real worker', () => {
         stepDurationMs: 20_000,
         pauseMs: { min: 400, max: 900 },
         roomPrefix: 'lt-ramp',
+        // a job process starts in 1–30 s on this shared machine (the worker keeps one warm)
+        agentJoinTimeoutMs: 90_000,
         onProgress: (p) => progress.push(JSON.stringify(p)),
       });
       writeFileSync(join(artifacts, 'ramp.json'), JSON.stringify(ramp, null, 2));
@@ -180,13 +182,18 @@ describe('loadtest against a real worker', () => {
         // own part, when a starved job read the audio seconds late), never as another turn's
         const perTurn = ended.heard.perTurn;
         assert.equal(perTurn.length, ours.length, room);
-        for (const reason of Object.keys(ended.heard.dropped)) {
-          assert.equal(
-            reason,
-            'heard_latency:implausible',
-            `${room}: ${JSON.stringify(ended.heard.dropped)}`,
-          );
-        }
+        // the agent refuses a report as no_turn when its turn has no voice input of its own: on
+        // this starved machine a turn now and then reaches the framework without its STT (a cold
+        // job's first, or one after a tool call). Such turns, and implausible reports (a wait more
+        // than 10 s beyond the agent's own part), are the only refusals; never another turn's
+        const other = Object.keys(ended.heard.dropped).filter(
+          (r) => r !== 'heard_latency:implausible' && r !== 'heard_latency:no_turn',
+        );
+        assert.deepEqual(other, [], `${room}: ${JSON.stringify(ended.heard.dropped)}`);
+        const noTurn = ended.heard.dropped['heard_latency:no_turn'] ?? 0;
+        const withoutVoice = agentTurns.filter((e) => !e.turn.stages.some(([st]) => st === 'stt'));
+        assert.ok(noTurn <= withoutVoice.length, `${room}: ${JSON.stringify(ended.heard.dropped)}`);
+        const implausible = ended.heard.dropped['heard_latency:implausible'] ?? 0;
         ours.forEach((t, i) => {
           const agent = perTurn[i];
           const own = agentTurns[i]!.turn;
@@ -202,6 +209,9 @@ describe('loadtest against a real worker', () => {
               lines.at(-1),
             );
             compared++;
+          } else if (t.heardMs !== undefined) {
+            const voiced = own.stages.some(([st]) => st === 'stt');
+            assert.ok(!voiced || implausible > 0, `${lines.at(-1)}: refused, though a voice turn`);
           }
           // what the caller waited includes what the agent measured of it
           if (t.heardMs !== undefined && agentPart !== undefined) {
