@@ -32,7 +32,8 @@ describe('livekit-agents-metrics CLI', () => {
     const help = await cli('--help');
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Usage: livekit-agents-metrics <command>/);
-    assert.match(help.stdout, /\n {2}rules {2}print Prometheus/);
+    assert.match(help.stdout, /\n {2}rules {5}print Prometheus/);
+    assert.match(help.stdout, /\n {2}loadtest {2}ramp up synthetic callers/);
     const none = await cli();
     assert.equal(none.code, 2);
     assert.match(none.stderr, /Commands:/);
@@ -82,7 +83,7 @@ describe('livekit-agents-metrics CLI', () => {
   it('rejects an unknown command or option with exit code 2 and says what to run', async () => {
     const unknown = await cli('wtach');
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /unknown command "wtach"; commands: rules, watch\./);
+    assert.match(unknown.stderr, /unknown command "wtach"; commands: rules, watch, loadtest\./);
     assert.match(unknown.stderr, /livekit-agents-metrics --help/);
     assert.equal((await cli('--verbose')).code, 2);
     assert.equal((await cli('help', 'nope')).code, 2);
