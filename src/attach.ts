@@ -131,6 +131,8 @@ export class SessionMetrics {
     if (opts.acousticSpeechEnd) {
       this.probe = new InputAudioProbe(session, {
         now: opts.now,
+        voiceStarted: (firstVoicedAt) =>
+          this.ingest({ kind: 'user_audio_started', at: opts.now(), firstVoicedAt }),
         voiceEnded: (lastVoicedAt) =>
           this.ingest({ kind: 'user_audio_ended', at: opts.now(), lastVoicedAt }),
         framework,

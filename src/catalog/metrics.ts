@@ -189,9 +189,21 @@ export const STAT_CATALOG = {
     better: 'lower',
     component: 'pipeline',
     label: 'barge-in stop',
-    description: "Caller's speech start (VAD) over the agent to the agent's audio stopped.",
+    description: "Caller's first voiced sample over the agent, as received, to its audio stopped.",
     prometheus: {
       name: 'lk_agents_interruption_stop_latency_seconds',
+      labels: [],
+      buckets: 'latency',
+    },
+  },
+  interruption_stop_latency_vad: {
+    unit: 'ms',
+    better: 'lower',
+    component: 'pipeline',
+    label: 'barge-in stop (VAD)',
+    description: "Caller's speech start (VAD) over the agent to the agent's audio stopped.",
+    prometheus: {
+      name: 'lk_agents_interruption_stop_latency_vad_seconds',
       labels: [],
       buckets: 'latency',
     },

@@ -1,6 +1,6 @@
 /**
  * Watches the audio a session RECEIVES, whatever its input (the room's participant, a SIP
- * caller, a custom `AudioInput`), and reports each acoustic end of the user's speech: a
+ * caller, a custom `AudioInput`), and reports each acoustic start and end of the user's speech: a
  * {@link VoiceEndDetector} reads every frame on its way to the session. How the frames are shown
  * to it without changing them, and given back on close, is the framework adapter's
  * (src/framework/input-audio.ts): it never stacks, and on a framework it does not know it turns
@@ -12,6 +12,8 @@ import { type VoiceEndOptions, VoiceEndDetector } from './voice-end-detector.js'
 
 export interface InputAudioProbeOptions extends VoiceEndOptions {
   now: () => number;
+  /** The first voiced sample of an utterance arrived at `firstVoicedAt` (agent clock). */
+  voiceStarted?: (firstVoicedAt: number) => void;
   /** The last voiced sample of an utterance arrived at `lastVoicedAt` (agent clock). */
   voiceEnded: (lastVoicedAt: number) => void;
   /** The guard, and where the feature turns itself off when the framework is not as verified. */
@@ -29,8 +31,9 @@ export class InputAudioProbe {
     this.tap = new InputAudioTap(session, framework, (frame) => {
       if (this.closed || failed) return;
       try {
-        const end = detector.frame(frame, opts.now());
-        if (end !== undefined) opts.voiceEnded(end);
+        const edges = detector.frame(frame, opts.now());
+        if (edges?.startedAt !== undefined) opts.voiceStarted?.(edges.startedAt);
+        if (edges?.endedAt !== undefined) opts.voiceEnded(edges.endedAt);
       } catch (error) {
         // the audio flows on; the measurement stops and says so
         failed = true;

@@ -1,7 +1,7 @@
 /**
- * The acoustic end of the user's speech, from the audio the agent received: a plain energy
- * detector (the caller helpers' windows and threshold, `src/caller/heard-latency-tracker.ts`) fed
- * the session's input frames as they arrive. Pure: the frame's arrival time is passed in.
+ * The acoustic start and end of the user's speech, from the audio the agent received: a plain
+ * energy detector (the caller helpers' windows and threshold, `src/caller/heard-latency-tracker.ts`)
+ * fed the session's input frames as they arrive. Pure: the frame's arrival time is passed in.
  */
 import {
   VOICE_ACTIVITY_DEFAULTS,
@@ -28,13 +28,28 @@ export interface PcmFrame {
   samplesPerChannel: number;
 }
 
+/** What one frame revealed about the utterance (agent clock, ms); fields absent when not. */
+export interface VoiceEdges {
+  /** The utterance's first voiced sample: reported once its voiced time reaches the minimum
+   * speech (a click or a cough starts none), at most once per utterance. */
+  startedAt?: number;
+  /** The utterance's last voiced sample: reported when its voiced stretch just ended. */
+  endedAt?: number;
+}
+
 const SCALE = 1 / 32768;
 
 export class VoiceEndDetector {
   private readonly threshold: number;
   private readonly hangoverMs: number;
   private readonly minSpeechMs: number;
-  private segment?: { voicedMs: number; endAt: number; lastLoudAt: number };
+  private segment?: {
+    voicedMs: number;
+    endAt: number;
+    firstLoudAt: number;
+    lastLoudAt: number;
+    started: boolean;
+  };
   private inVoice = false;
   private reported?: number;
 
@@ -45,18 +60,19 @@ export class VoiceEndDetector {
   }
 
   /**
-   * One frame, which arrived at `arrivedAt` (its last sample's time; ms). Returns the time of the
-   * utterance's last voiced sample when a voiced stretch of a long-enough utterance just ended
-   * (at most once per stretch), else `undefined`. Malformed frames are ignored.
+   * One frame, which arrived at `arrivedAt` (its last sample's time; ms). Returns the first voiced
+   * sample of a long-enough utterance once it is one, and its last voiced sample when a voiced
+   * stretch of it just ended (at most once per stretch); `undefined` when the frame showed
+   * neither. Malformed frames are ignored.
    */
-  frame(frame: PcmFrame, arrivedAt: number): number | undefined {
+  frame(frame: PcmFrame, arrivedAt: number): VoiceEdges | undefined {
     const { data, sampleRate: rate, channels, samplesPerChannel: n } = frame;
     if (!(data instanceof Int16Array) || !(rate >= 8000 && rate <= 192_000)) return undefined;
     if (!Number.isInteger(channels) || channels < 1 || channels > 8) return undefined;
     if (!Number.isInteger(n) || n < 1 || n * channels > data.length) return undefined;
     const perWindow = Math.max(1, Math.round((rate * WINDOW_MS) / 1000));
     const msPerSample = 1000 / rate;
-    let ended: number | undefined;
+    let edges: VoiceEdges | undefined;
     for (let start = 0; start < n; start += perWindow) {
       const end = Math.min(n, start + perWindow);
       const level = windowLevel(
@@ -71,14 +87,20 @@ export class VoiceEndDetector {
       if (level.rms >= this.threshold && level.lastLoud >= 0) {
         const windowEnd = at(end - 1);
         const lastLoudAt = at(start + level.lastLoud);
-        const seg = this.segment;
+        let seg = this.segment;
         const ms = (end - start) * msPerSample;
         if (!seg || at(start) - seg.endAt >= this.hangoverMs) {
-          this.segment = { voicedMs: ms, endAt: windowEnd, lastLoudAt };
+          const firstLoudAt = at(start + level.firstLoud);
+          seg = { voicedMs: ms, endAt: windowEnd, firstLoudAt, lastLoudAt, started: false };
+          this.segment = seg;
         } else {
           seg.voicedMs += ms;
           seg.endAt = windowEnd;
           seg.lastLoudAt = lastLoudAt;
+        }
+        if (!seg.started && seg.voicedMs >= this.minSpeechMs) {
+          seg.started = true;
+          (edges ??= {}).startedAt = seg.firstLoudAt;
         }
         this.inVoice = true;
       } else if (this.inVoice) {
@@ -86,10 +108,10 @@ export class VoiceEndDetector {
         const seg = this.segment!;
         if (seg.voicedMs >= this.minSpeechMs && seg.lastLoudAt !== this.reported) {
           this.reported = seg.lastLoudAt;
-          ended = seg.lastLoudAt;
+          (edges ??= {}).endedAt = seg.lastLoudAt;
         }
       }
     }
-    return ended;
+    return edges;
   }
 }

@@ -121,6 +121,13 @@ export type Signal =
       isError: boolean;
     }
   | {
+      /** The user's voice started in the audio the agent received (src/heard/): the first voiced
+       * sample of an utterance arrived at `firstVoicedAt`, agent clock. */
+      kind: 'user_audio_started';
+      at: number;
+      firstVoicedAt: number;
+    }
+  | {
       /** The user's voice went quiet in the audio the agent received (src/heard/): its last
        * voiced sample arrived at `lastVoicedAt`, agent clock. */
       kind: 'user_audio_ended';

@@ -5,13 +5,34 @@
  * An interruption: the caller starts speaking (`user_state_changed` → `speaking`, at the VAD's
  * start of speech) while the agent speaks; the agent's state then leaves `speaking` (its audio
  * stopped: the framework sets it once the playout is cut, or paused), and the speech handle ends
- * interrupted. The time between the first two is `interruption_stop_latency`. An overlap after
- * which the agent went on speaking is not one, nor is a speech that ends interrupted without
- * ever being scheduled (a discarded preemptive generation): nobody heard it to talk over it. A pause the framework later finds false
- * (`agent_false_interruption`) counts as a false interruption, not an interruption.
+ * interrupted. An overlap after which the agent went on speaking is not one, nor is a speech
+ * that ends interrupted without ever being scheduled (a discarded preemptive generation): nobody
+ * heard it to talk over it. A pause the framework later finds false (`agent_false_interruption`)
+ * counts as a false interruption, not an interruption.
+ *
+ * How fast the agent went quiet is measured to its state leaving `speaking`, from two starts:
+ * `interruption_stop_latency` from the caller's first voiced sample as the agent received it
+ * (the acoustic start of the utterance, src/heard/, which the VAD's detection trails), and
+ * `interruption_stop_latency_vad` from the VAD's start of speech. Without an acoustic start near
+ * the VAD's (no input probe, or none found) only the latter is recorded.
  */
 import type { Signal } from '../ingest/signals.js';
 import type { MetricSample, TurnTaking, TurnTakingEvent } from '../types.js';
+
+/** How far before the VAD's start of speech the acoustic start may lie and still be its. */
+const MAX_ONSET_LAG_MS = 2_000;
+/** The acoustic start may trail the VAD's a little (a soft onset under the energy threshold). */
+const MAX_ONSET_LEAD_MS = 300;
+
+/** The caller started speaking over the agent. */
+interface BargeIn {
+  /** The VAD's start of speech. */
+  vadAt: number;
+  /** The utterance's first voiced sample as received, once known. */
+  acousticAt?: number;
+  /** When the agent started speaking: the caller cannot have talked over it before. */
+  agentSpeakingAt: number;
+}
 
 export interface TurnTakingOutput {
   sample(sample: MetricSample): void;
@@ -20,11 +41,14 @@ export interface TurnTakingOutput {
 
 export class TurnTakingTracker {
   private agentState = 'initializing';
-  /** When the caller started speaking over the agent, until the agent stops or resumes. */
-  private bargeInAt: number | undefined;
-  /** The agent went quiet this long after the barge-in; an interruption once its speech ends
+  private agentSpeakingAt = 0;
+  /** The latest acoustic start of the caller's speech (src/heard/). */
+  private voiceStartedAt: number | undefined;
+  /** The caller started speaking over the agent, until the agent stops or resumes. */
+  private bargeIn: BargeIn | undefined;
+  /** The agent went quiet at `at` after the barge-in; an interruption once its speech ends
    * interrupted. */
-  private stopped: { at: number; latencyMs: number } | undefined;
+  private stopped: { at: number; bargeIn: BargeIn } | undefined;
   readonly counts: TurnTaking = {
     interruptions: 0,
     falseInterruptions: 0,
@@ -36,9 +60,20 @@ export class TurnTakingTracker {
 
   handle(signal: Signal): void {
     switch (signal.kind) {
+      case 'user_audio_started': {
+        this.voiceStartedAt = signal.firstVoicedAt;
+        // the VAD may have spoken first (a soft onset); the start still belongs to its barge-in
+        const pending = this.bargeIn ?? this.stopped?.bargeIn;
+        if (pending && pending.acousticAt === undefined && isOnsetOf(signal.firstVoicedAt, pending))
+          pending.acousticAt = signal.firstVoicedAt;
+        return;
+      }
       case 'user_state':
-        if (signal.state === 'speaking' && this.agentState === 'speaking') {
-          this.bargeInAt ??= signal.at;
+        if (signal.state === 'speaking' && this.agentState === 'speaking' && !this.bargeIn) {
+          const bargeIn: BargeIn = { vadAt: signal.at, agentSpeakingAt: this.agentSpeakingAt };
+          const voiced = this.voiceStartedAt;
+          if (voiced !== undefined && isOnsetOf(voiced, bargeIn)) bargeIn.acousticAt = voiced;
+          this.bargeIn = bargeIn;
         }
         return;
       case 'agent_state': {
@@ -46,11 +81,12 @@ export class TurnTakingTracker {
         this.agentState = signal.state;
         if (signal.state === 'speaking') {
           // speaking again (a resumed pause, or the next speech): what was pending is over
-          this.bargeInAt = undefined;
+          if (was !== 'speaking') this.agentSpeakingAt = signal.at;
+          this.bargeIn = undefined;
           this.stopped = undefined;
-        } else if (was === 'speaking' && this.bargeInAt !== undefined) {
-          this.stopped = { at: signal.at, latencyMs: Math.max(0, signal.at - this.bargeInAt) };
-          this.bargeInAt = undefined;
+        } else if (was === 'speaking' && this.bargeIn !== undefined) {
+          this.stopped = { at: signal.at, bargeIn: this.bargeIn };
+          this.bargeIn = undefined;
         }
         return;
       }
@@ -63,12 +99,20 @@ export class TurnTakingTracker {
         if (!signal.interrupted || !stopped) return;
         this.counts.interruptions += 1;
         this.out.event({ kind: 'interruption' });
-        this.out.sample({
-          stat: 'interruption_stop_latency',
-          value: stopped.latencyMs,
-          at: stopped.at,
-          turnId: signal.speechId,
-        });
+        const { at, bargeIn } = stopped;
+        const sample = (
+          stat: 'interruption_stop_latency' | 'interruption_stop_latency_vad',
+          from: number,
+        ) => this.out.sample({ stat, value: Math.max(0, at - from), at, turnId: signal.speechId });
+        if (bargeIn.acousticAt !== undefined) {
+          // the caller talked over the agent from its first voiced sample, or from the agent's
+          // first word if they started together
+          sample(
+            'interruption_stop_latency',
+            Math.max(bargeIn.acousticAt, bargeIn.agentSpeakingAt),
+          );
+        }
+        sample('interruption_stop_latency_vad', bargeIn.vadAt);
         return;
       }
       case 'false_interruption':
@@ -88,4 +132,17 @@ export class TurnTakingTracker {
         return;
     }
   }
+}
+
+/**
+ * Whether an acoustic start of speech is that of the utterance the VAD detected at
+ * `bargeIn.vadAt`: shortly before it, and not of speech the agent was answering (which started
+ * before the agent spoke).
+ */
+function isOnsetOf(voicedAt: number, bargeIn: BargeIn): boolean {
+  return (
+    voicedAt >=
+      Math.max(bargeIn.vadAt - MAX_ONSET_LAG_MS, bargeIn.agentSpeakingAt - MAX_ONSET_LEAD_MS) &&
+    voicedAt <= bargeIn.vadAt + MAX_ONSET_LEAD_MS
+  );
 }

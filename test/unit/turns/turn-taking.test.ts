@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { normalizeSessionEvent } from '../../../src/ingest/normalize.js';
 import { TurnTakingTracker } from '../../../src/turns/turn-taking.js';
+import type { Signal } from '../../../src/ingest/signals.js';
 import type { MetricSample, TurnTakingEvent } from '../../../src/types.js';
 
 /** Framework events, as the session emits them, through the normalizer into the tracker. */
@@ -28,18 +29,89 @@ const user = (newState: string, createdAt: number) => ({
 });
 
 describe('turn-taking', () => {
-  it('counts an interruption and the time from the caller’s speech to the agent going quiet', () => {
+  it('counts an interruption and the time from the caller’s first voiced sample, and from the VAD’s start, to the agent going quiet', () => {
     const samples: MetricSample[] = [];
     const t = new TurnTakingTracker({ sample: (s) => samples.push(s), event: () => {} });
-    for (const ev of [agent('speaking', 1000), user('speaking', 2000), agent('listening', 2450)]) {
+    for (const s of normalizeSessionEvent(agent('speaking', 1000), () => {})) t.handle(s);
+    // the probe saw the caller's voice start at 1930 (reported at 120 ms of speech); the VAD at 2000
+    t.handle({ kind: 'user_audio_started', at: 1990, firstVoicedAt: 1930 });
+    for (const ev of [user('speaking', 2000), agent('listening', 2450)]) {
       for (const s of normalizeSessionEvent(ev, () => {})) t.handle(s);
     }
     assert.equal(t.counts.interruptions, 0, 'not before the speech ends interrupted');
     t.handle({ kind: 'speech_done', at: 2500, speechId: 's1', interrupted: true });
     assert.equal(t.counts.interruptions, 1);
     assert.deepEqual(
-      samples.map((s) => [s.stat, s.value, s.turnId]),
-      [['interruption_stop_latency', 450, 's1']],
+      samples.map((s) => [s.stat, s.value, s.at, s.turnId]),
+      [
+        ['interruption_stop_latency', 520, 2450, 's1'],
+        ['interruption_stop_latency_vad', 450, 2450, 's1'],
+      ],
+    );
+  });
+
+  it('takes an acoustic start that comes after the VAD’s (a soft onset), but not one of the speech the agent answered', () => {
+    const stops = (signals: Signal[]) => {
+      const samples: MetricSample[] = [];
+      const t = new TurnTakingTracker({ sample: (s) => samples.push(s), event: () => {} });
+      for (const s of signals) t.handle(s);
+      return samples.map((s) => [s.stat, s.value]);
+    };
+    const cut: Signal[] = [
+      { kind: 'agent_state', at: 2400, state: 'listening' },
+      { kind: 'speech_done', at: 2500, speechId: 's1', interrupted: true },
+    ];
+    // the caller's question started at 0; the agent answered from 1000; the barge-in's own start
+    // is reported after the VAD's (at 2010, its first voiced sample at 2050)
+    assert.deepEqual(
+      stops([
+        { kind: 'user_audio_started', at: 120, firstVoicedAt: 0 },
+        { kind: 'agent_state', at: 1000, state: 'speaking' },
+        { kind: 'user_state', at: 2000, state: 'speaking' },
+        { kind: 'user_audio_started', at: 2170, firstVoicedAt: 2050 },
+        ...cut,
+      ]),
+      [
+        ['interruption_stop_latency', 350],
+        ['interruption_stop_latency_vad', 400],
+      ],
+    );
+    // no acoustic start near the VAD's (no probe, or the question's alone): only the VAD's figure
+    assert.deepEqual(
+      stops([
+        { kind: 'user_audio_started', at: 720, firstVoicedAt: 600 },
+        { kind: 'agent_state', at: 1000, state: 'speaking' },
+        { kind: 'user_state', at: 2000, state: 'speaking' },
+        ...cut,
+      ]),
+      [['interruption_stop_latency_vad', 400]],
+    );
+    // a start reported after the agent went quiet still belongs to its barge-in
+    assert.deepEqual(
+      stops([
+        { kind: 'agent_state', at: 1000, state: 'speaking' },
+        { kind: 'user_state', at: 2000, state: 'speaking' },
+        { kind: 'agent_state', at: 2050, state: 'listening' },
+        { kind: 'user_audio_started', at: 2100, firstVoicedAt: 1960 },
+        { kind: 'speech_done', at: 2200, speechId: 's1', interrupted: true },
+      ]),
+      [
+        ['interruption_stop_latency', 90],
+        ['interruption_stop_latency_vad', 50],
+      ],
+    );
+    // the caller started as the agent did: the agent was talked over from its first word
+    assert.deepEqual(
+      stops([
+        { kind: 'user_audio_started', at: 1070, firstVoicedAt: 950 },
+        { kind: 'agent_state', at: 1000, state: 'speaking' },
+        { kind: 'user_state', at: 1100, state: 'speaking' },
+        ...cut,
+      ]),
+      [
+        ['interruption_stop_latency', 1400],
+        ['interruption_stop_latency_vad', 1300],
+      ],
     );
   });
 
