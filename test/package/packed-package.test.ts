@@ -227,13 +227,100 @@ process.exit(0);
       ],
       project,
     );
-    assert.equal(esm.trim(), 'function function');
+    assert.equal(esm.trim(), 'function undefined', 'the caller protocol stays internal');
     const cjs = run(
       process.execPath,
-      ['-e', "console.log(typeof require('livekit-agents-metrics/caller').ClockResponder)"],
+      ['-e', "console.log(typeof require('livekit-agents-metrics/caller').measureHeardLatency)"],
       project,
     );
     assert.equal(cjs.trim(), 'function');
+  });
+
+  it('exports at run time, from ESM and CJS, exactly the values its reviewed API report lists', () => {
+    const entries = {
+      'livekit-agents-metrics': 'index',
+      'livekit-agents-metrics/caller': 'caller',
+      'livekit-agents-metrics/loadtest': 'loadtest',
+      'livekit-agents-metrics/overlay': 'overlay',
+      // `/overlay/react` needs React, which this project leaves out (the overlay must load without
+      // it); `npm run api:check` compares its runtime values with its report in the repository.
+    };
+    for (const [specifier, report] of Object.entries(entries)) {
+      const reviewed = [
+        ...readFileSync(join(root, `api/${report}.api.md`), 'utf8').matchAll(
+          /^\| `(\w+)` \| value \|$/gm,
+        ),
+      ]
+        .map((m) => m[1])
+        .sort();
+      const out = run(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `import { createRequire } from 'node:module';
+const esm = Object.keys(await import('${specifier}')).filter((k) => k !== 'default').sort();
+const cjs = Object.keys(createRequire(process.cwd() + '/')('${specifier}')).sort();
+console.log(JSON.stringify({ esm, cjs }));
+process.exit(0);`,
+        ],
+        project,
+      );
+      const { esm, cjs } = JSON.parse(out.trim().split('\n').pop()!);
+      assert.deepEqual(esm, reviewed, `${specifier} (ESM)`);
+      assert.deepEqual(cjs, reviewed, `${specifier} (CJS)`);
+    }
+  });
+
+  it('has one MetricsConfigError across its entry points, in ESM and CommonJS', () => {
+    writeFileSync(
+      join(project, 'errors.mjs'),
+      `import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+const copies = {
+  'main ESM': (await import('livekit-agents-metrics')).MetricsConfigError,
+  'caller ESM': (await import('livekit-agents-metrics/caller')).MetricsConfigError,
+  'overlay ESM': (await import('livekit-agents-metrics/overlay')).MetricsConfigError,
+  'main CJS': require('livekit-agents-metrics').MetricsConfigError,
+  'caller CJS': require('livekit-agents-metrics/caller').MetricsConfigError,
+  'overlay CJS': require('livekit-agents-metrics/overlay').MetricsConfigError,
+};
+// one thrown by the package itself (an invalid option), from each format
+const thrown = {};
+for (const [format, mod] of [['ESM', await import('livekit-agents-metrics')], ['CJS', require('livekit-agents-metrics')]]) {
+  try { mod.createMetricsRuntime({ hub: 'nowhere' }); } catch (error) { thrown['createMetricsRuntime ' + format] = error; }
+}
+const failures = [];
+for (const [made, Made] of Object.entries(copies)) {
+  const error = new Made('option', 'message');
+  for (const [name, Class] of Object.entries(copies)) {
+    if (!(error instanceof Class)) failures.push(made + ' instance is not a ' + name);
+  }
+}
+for (const [where, error] of Object.entries(thrown)) {
+  for (const [name, Class] of Object.entries(copies)) {
+    if (!(error instanceof Class)) failures.push('the error of ' + where + ' is not a ' + name);
+  }
+}
+for (const name of Object.keys(copies)) {
+  if (new Error('x') instanceof copies[name] || ({ name: 'MetricsConfigError' }) instanceof copies[name]) {
+    failures.push(name + ' accepts what is not one');
+  }
+}
+console.log(JSON.stringify({
+  failures,
+  thrown: Object.keys(thrown).length,
+  esmSame: copies['main ESM'] === copies['caller ESM'],
+}));
+process.exit(0);
+`,
+    );
+    const out = JSON.parse(
+      run(process.execPath, ['errors.mjs'], project).trim().split('\n').pop()!,
+    );
+    assert.deepEqual(out.failures, []);
+    assert.equal(out.thrown, 2, 'createMetricsRuntime threw from ESM and from CJS');
+    assert.equal(out.esmSame, true, 'the ESM entries share one class');
   });
 
   it('ships types that resolve for a TypeScript user', () => {
@@ -250,6 +337,10 @@ process.exit(0);
       'AttachMetricsOptions',
     ]) {
       assert.match(types, new RegExp(`\\b${name}\\b`), name);
+    }
+    // internals stay out of the declarations (stripInternal, and the entries export less)
+    for (const name of ['ProcessExporter', 'SeriesStore', 'PriceBook', 'WIRE_VERSION']) {
+      assert.doesNotMatch(types, new RegExp(`\\b${name}\\b`), name);
     }
     assert.ok(
       readFileSync(join(project, 'node_modules/livekit-agents-metrics/dist/index.d.cts'), 'utf8')
