@@ -145,11 +145,14 @@ export class OtelSink implements MetricsSink {
     const family = FAMILIES[s.stat];
     const attributes: Attributes = { ...this.constLabels };
     for (const label of family.labelNames) {
+      if (label !== 'function') {
+        attributes[label] = sampleLabelValue(label, s);
+        continue;
+      }
       // tool names come from the LLM: past the cap they fold into `other`, as in Prometheus
-      attributes[label] =
-        label === 'function'
-          ? this.functionNames.labelFor(s.functionName ?? 'unknown')[0]
-          : sampleLabelValue(label, s);
+      const [name, folded] = this.functionNames.labelFor(s.functionName ?? 'unknown');
+      attributes[label] = name;
+      if (folded) this.add(this.counters.get('folded_functions')!, 1, { ...this.constLabels });
     }
     const value = exportedValue(family.unit, s.value);
     this.record(this.histograms.get(s.stat)!, value, attributes);
