@@ -13,6 +13,7 @@ import {
   ParticipantKind,
   type RemoteParticipant,
   type RemoteTrack,
+  type RemoteTrackPublication,
   type Room,
   RoomEvent,
   TrackKind,
@@ -20,6 +21,7 @@ import {
 import { MetricsConfigError } from '../errors.js';
 import { queuedInSource } from '../util/audio-source-queue.js';
 import { DEFAULT_TOPIC } from '../wire/messages.js';
+import { type AgentCandidate, ambiguousAgentMessage, chooseAgent } from './agent-choice.js';
 import {
   type ClockEstimate,
   type ClockSample,
@@ -45,8 +47,14 @@ import {
 export interface MeasureHeardLatencyOptions extends VoiceActivityOptions {
   /** Data topic the agent's metrics use. Default `'agent-metrics'`. */
   topic?: string;
-  /** The agent to measure. Default: the first participant of kind agent with an audio track. */
+  /**
+   * The identity of the agent to measure. Default: the participant of kind agent that publishes
+   * audio, else (a bot joined with a plain token) the only remote participant that publishes
+   * audio. Where several could be it, nothing is measured and a warning (once) asks for this.
+   */
   agentIdentity?: string;
+  /** Where the warning goes (pino-compatible). Default: `console.warn`. */
+  logger?: { warn(obj: object, msg?: string): void };
   /** Send each report to the agent. Default `true` (with `false` it is only measured locally). */
   send?: boolean;
   /**
@@ -136,11 +144,14 @@ class Meter implements HeardLatencyMeter {
   private readonly topic: string;
   private readonly threshold: number;
   private readonly tracker: HeardLatencyTracker;
+  private readonly logger: NonNullable<MeasureHeardLatencyOptions['logger']>;
   private readonly readers = new Map<string, ReadableStreamDefaultReader<AudioFrame>>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private readonly pings = new Map<number, number>();
   private readonly samples: ClockSample[] = [];
+  /** The participant measured as the agent, once one is chosen. */
   private agentIdentity?: string;
+  private warned = false;
   private seq = 0;
   private pingId = 0;
   private closed = false;
@@ -153,13 +164,15 @@ class Meter implements HeardLatencyMeter {
     this.topic = options.topic ?? DEFAULT_TOPIC;
     this.threshold = options.threshold ?? VOICE_ACTIVITY_DEFAULTS.threshold;
     this.tracker = new HeardLatencyTracker(options);
+    this.logger = options.logger ?? {
+      warn: (obj, msg) => console.warn('[livekit-agents-metrics]', msg ?? '', obj),
+    };
     room.on(RoomEvent.TrackSubscribed, this.onTrack);
+    room.on(RoomEvent.TrackPublished, this.choose);
+    room.on(RoomEvent.TrackUnpublished, this.choose);
+    room.on(RoomEvent.ParticipantDisconnected, this.choose);
     room.on(RoomEvent.DataReceived, this.onData);
-    for (const p of room.remoteParticipants.values()) {
-      for (const pub of p.trackPublications.values()) {
-        if (pub.track) this.onTrack(pub.track, pub, p);
-      }
-    }
+    this.choose();
   }
 
   micFrame(frame: AudioFrame, capturedAt = this.now()): void {
@@ -189,12 +202,62 @@ class Meter implements HeardLatencyMeter {
     if (this.closed) return;
     this.closed = true;
     this.room.off(RoomEvent.TrackSubscribed, this.onTrack);
+    this.room.off(RoomEvent.TrackPublished, this.choose);
+    this.room.off(RoomEvent.TrackUnpublished, this.choose);
+    this.room.off(RoomEvent.ParticipantDisconnected, this.choose);
     this.room.off(RoomEvent.DataReceived, this.onData);
+    await this.stopMeasuring();
+  }
+
+  /** Stops reading the agent's audio and the clock exchange with it. */
+  private async stopMeasuring(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    await Promise.all([...this.readers.values()].map((r) => r.cancel().catch(() => {})));
+    this.pings.clear();
+    this.samples.length = 0;
+    const readers = [...this.readers.values()];
     this.readers.clear();
+    await Promise.all(readers.map((r) => r.cancel().catch(() => {})));
   }
+
+  /**
+   * (Re)decides which participant is the agent, from what the room shows now (on every change of
+   * who publishes what), and starts or stops measuring accordingly.
+   */
+  private readonly choose = (): void => {
+    if (this.closed) return;
+    const candidates: AgentCandidate[] = [];
+    for (const p of this.room.remoteParticipants.values()) {
+      const audio = [...p.trackPublications.values()].some((t) => t.kind === TrackKind.KIND_AUDIO);
+      candidates.push({
+        identity: p.identity,
+        isAgent: p.kind === ParticipantKind.AGENT,
+        publishesAudio: audio,
+      });
+    }
+    const choice = chooseAgent(candidates, {
+      agentIdentity: this.options.agentIdentity,
+      current: this.agentIdentity,
+    });
+    if (choice.ambiguous && !this.warned) {
+      this.warned = true;
+      try {
+        this.logger.warn({ candidates: choice.ambiguous }, ambiguousAgentMessage(choice));
+      } catch {
+        // the app's logger is its own business
+      }
+    }
+    if (choice.identity === this.agentIdentity) return;
+    // another participant (or none) is the agent now: what was read of the old one goes
+    void this.stopMeasuring();
+    this.agentIdentity = choice.identity;
+    const agent = choice.identity && this.room.remoteParticipants.get(choice.identity);
+    if (!agent) return;
+    this.startClockSync();
+    for (const pub of agent.trackPublications.values()) {
+      if (pub.track) this.onTrack(pub.track, pub, agent);
+    }
+  };
 
   /** Voiced 10 ms windows of channel 0 of `frame`, whose first sample is at `firstAt`. */
   private *spans(frame: AudioFrame, firstAt: number): Generator<VoicedSpan> {
@@ -225,16 +288,12 @@ class Meter implements HeardLatencyMeter {
 
   private readonly onTrack = (
     track: RemoteTrack,
-    _publication: unknown,
+    _publication: RemoteTrackPublication | undefined,
     participant: RemoteParticipant,
   ): void => {
     if (this.closed || track.kind !== TrackKind.KIND_AUDIO) return;
-    const wanted = this.options.agentIdentity;
-    const isAgent =
-      wanted !== undefined
-        ? participant.identity === wanted
-        : participant.kind === ParticipantKind.AGENT;
-    if (!isAgent || (this.agentIdentity && participant.identity !== this.agentIdentity)) return;
+    if (this.agentIdentity === undefined) return this.choose();
+    if (participant.identity !== this.agentIdentity) return;
     const sid = track.sid ?? participant.identity;
     if (this.readers.has(sid)) return;
     const reader = new AudioStream(track, {
@@ -242,10 +301,6 @@ class Meter implements HeardLatencyMeter {
       numChannels: 1,
     }).getReader();
     this.readers.set(sid, reader);
-    if (this.agentIdentity === undefined) {
-      this.agentIdentity = participant.identity;
-      this.startClockSync();
-    }
     void this.read(reader, sid);
   };
 
@@ -399,8 +454,15 @@ function validate(room: Room, options: MeasureHeardLatencyOptions): void {
   if (options.topic !== undefined && (typeof options.topic !== 'string' || options.topic === '')) {
     throw new MetricsConfigError('topic', 'expected the non-empty data topic the agent uses');
   }
-  if (options.agentIdentity !== undefined && typeof options.agentIdentity !== 'string') {
-    throw new MetricsConfigError('agentIdentity', 'expected a participant identity (a string)');
+  if (
+    options.agentIdentity !== undefined &&
+    (typeof options.agentIdentity !== 'string' || options.agentIdentity === '')
+  ) {
+    throw new MetricsConfigError('agentIdentity', "expected the agent's participant identity");
+  }
+  const logger = options.logger as { warn?: unknown } | null | undefined;
+  if (logger !== undefined && (typeof logger !== 'object' || typeof logger?.warn !== 'function')) {
+    throw new MetricsConfigError('logger', 'expected an object with a warn(obj, msg) method');
   }
   if (options.onReport !== undefined && typeof options.onReport !== 'function') {
     throw new MetricsConfigError('onReport', 'expected a function');
