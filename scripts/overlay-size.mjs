@@ -12,9 +12,10 @@ const DIR = 'dist/overlay';
  * an app that does not call `measureHeardLatency` tree-shakes it away (`sideEffects: false`). */
 /* The whole entry: 8 → 11 KiB with the browser's heard-latency measurement (2.4 KiB), the agent
  * side of heard latency (two stats, four waterfall stages) and the usage and turn-taking report
- * (two stats, per-turn cost). What an app that only mounts the panel pays keeps the original
- * 8 KiB budget (checked below). */
-const BUDGETS = { 'index.js': 11 * 1024, 'react.js': 4 * 1024 };
+ * (two stats, per-turn cost); → 11.5 KiB with one schema on both sides of every wire (the
+ * caller's reports are encoded through the agent's schema, the kit's schemas say how they were
+ * made) and the VAD-anchored interruption stat. The panel alone: 8 → 8.5 KiB for the same. */
+const BUDGETS = { 'index.js': 11.5 * 1024, 'react.js': 4 * 1024 };
 
 let files;
 try {
@@ -56,7 +57,7 @@ const appCode = app.outputFiles[0].contents;
 const appGzipped = gzipSync(appCode, { level: 9 }).length;
 // The panel takes the heard-latency measurement as an argument (`heardLatency: { measure }`), so
 // an app that does not measure does not ship it.
-const APP_BUDGET = 8 * 1024;
+const APP_BUDGET = 8.5 * 1024;
 const appFits = appGzipped <= APP_BUDGET;
 over ||= !appFits;
 console.log(
