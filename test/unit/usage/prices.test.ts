@@ -177,7 +177,8 @@ describe('price table: hostile input', () => {
     assert.match(direct.message, /\n {2}… and 199980 more$/);
     assert.ok(direct.message.length < 5_000, `${direct.message.length} characters`);
     assert.throws(
-      () => resolveOptions({ prices: prices as never, runtime: createMetricsRuntime({ hub: false }) }),
+      () =>
+        resolveOptions({ prices: prices as never, runtime: createMetricsRuntime({ hub: false }) }),
       (error) =>
         error instanceof MetricsConfigError &&
         error.problemCount === 200_000 &&
