@@ -192,7 +192,7 @@ describe('livekit-agents-metrics watch on a real LiveKit server', () => {
       LIVEKIT_API_SECRET: 'secret',
     });
     assert.equal(await run.exited, 1);
-    assert.match(run.stderr(), /could not join room "watch-room" at ws:\/\/127\.0\.0\.1:1/);
+    assert.match(run.stderr(), /could not join room "watch-room" at "?ws:\/\/127\.0\.0\.1:1/);
   });
 
   it('says what is missing, and exits 2, when the API key is not set', async () => {
