@@ -25,6 +25,7 @@ import { EnergySTT } from '../support/fake-stt.js';
 import { ScriptedLLM } from '../support/scripted-llm.js';
 import { startVoiceSession } from '../support/session-harness.js';
 import { speak } from '../support/speech.js';
+import { nextTurn, shadow } from '../support/metrics-helpers.js';
 
 before(() => initializeLogger({ pretty: false, level: 'silent' }));
 
@@ -64,28 +65,6 @@ const chaoticRoom = new Proxy(
     },
   },
 );
-
-/** Defines an own property on `object` while `fn` runs (shadowing its class's). */
-function shadow(object: object, key: string, descriptor: PropertyDescriptor, fn: () => void) {
-  Object.defineProperty(object, key, { configurable: true, ...descriptor });
-  try {
-    fn();
-  } finally {
-    Reflect.deleteProperty(object, key);
-  }
-}
-
-function nextTurn(metrics: SessionMetrics, timeoutMs = 20_000): Promise<TurnTimeline> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no turn within timeout')), timeoutMs);
-    const onTurn = (turn: TurnTimeline) => {
-      clearTimeout(timer);
-      metrics.off('turn', onTurn);
-      resolve(turn);
-    };
-    metrics.on('turn', onTurn);
-  });
-}
 
 describe('chaos: every plugin feature fails at once', () => {
   const cleanup: Array<() => unknown> = [];
@@ -147,7 +126,7 @@ describe('chaos: every plugin feature fails at once', () => {
     const answered: TurnTimeline[] = [];
     for (const question of QUESTIONS) {
       const speech = await speak(`${question} there how are you today`);
-      const turn = nextTurn(metrics);
+      const turn = nextTurn(metrics, 20_000);
       await h.input.playSpeech(speech);
       answered.push(await turn);
       await h.input.playSilence(600);

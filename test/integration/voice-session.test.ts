@@ -30,6 +30,7 @@ import {
   startVoiceSession,
 } from '../support/session-harness.js';
 import { speak } from '../support/speech.js';
+import { nextTurn } from '../support/metrics-helpers.js';
 
 const BELOW_MS = 2;
 const ABOVE_MS = 60;
@@ -45,18 +46,6 @@ function near(actual: number | null | undefined, injected: number, what: string)
 
 function within(actual: number, lo: number, hi: number, what: string): void {
   assert.ok(actual >= lo && actual <= hi, `${what}: ${actual.toFixed(1)} not in [${lo}, ${hi}]`);
-}
-
-function nextTurn(metrics: SessionMetrics, timeoutMs = 15_000): Promise<TurnTimeline> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no turn within timeout')), timeoutMs);
-    const onTurn = (turn: TurnTimeline) => {
-      clearTimeout(timer);
-      metrics.off('turn', onTurn);
-      resolve(turn);
-    };
-    metrics.on('turn', onTurn);
-  });
 }
 
 describe('attachMetrics on the voice path', () => {

@@ -20,20 +20,9 @@ import { EnergySTT } from '../../support/fake-stt.js';
 import { ScriptedLLM } from '../../support/scripted-llm.js';
 import { type VoiceHarness, startVoiceSession } from '../../support/session-harness.js';
 import { speak } from '../../support/speech.js';
+import { nextTurn, shadow } from '../../support/metrics-helpers.js';
 
 before(() => initializeLogger({ pretty: false, level: 'silent' }));
-
-function nextTurn(metrics: SessionMetrics, timeoutMs = 15_000): Promise<TurnTimeline> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no turn within timeout')), timeoutMs);
-    const onTurn = (turn: TurnTimeline) => {
-      clearTimeout(timer);
-      metrics.off('turn', onTurn);
-      resolve(turn);
-    };
-    metrics.on('turn', onTurn);
-  });
-}
 
 /** A session that answers "hello"; the caller's speech is played by the test. */
 async function helloSession(): Promise<VoiceHarness> {
@@ -53,16 +42,6 @@ async function saysHello(h: VoiceHarness, metrics: SessionMetrics): Promise<Turn
   const t = await turn;
   await h.input.playSilence(200);
   return t;
-}
-
-/** Defines an own property on `object` for the duration of `fn` (shadowing its class's). */
-function shadow(object: object, key: string, descriptor: PropertyDescriptor, fn: () => void) {
-  Object.defineProperty(object, key, { configurable: true, ...descriptor });
-  try {
-    fn();
-  } finally {
-    Reflect.deleteProperty(object, key);
-  }
 }
 
 const disabledCount = (text: string, feature: string) =>
