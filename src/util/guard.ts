@@ -134,7 +134,7 @@ export class Guard {
 const MAX_LOGGED_KEYS = 256;
 
 /** A thrown value as text. Never throws itself: a hostile error's getters and conversions may. */
-export function describe(error: unknown): string {
+function describe(error: unknown): string {
   try {
     if (error instanceof Error)
       return `${String(error.name)}: ${String(error.message)}`.slice(0, 500);
